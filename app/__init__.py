@@ -1,0 +1,1 @@
+"""CNN Lens Streamlit app: pages only; all computation lives in ``vizcore``."""

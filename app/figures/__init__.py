@@ -1,0 +1,1 @@
+"""Pure figure builders (plotly / PIL), testable without Streamlit; one module per page family."""

@@ -1,0 +1,1 @@
+"""Module-level computations handed to ``resources.compute`` (one module per page family)."""

@@ -1,0 +1,1 @@
+"""Model definitions and the registry every page reads (see ``models.registry``)."""

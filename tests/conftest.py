@@ -1,0 +1,64 @@
+"""Shared fixtures: sample photos, the offline model, tiny models, Streamlit helpers."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from models.registry import LoadedModel, load_model  # noqa: E402
+from vizcore.images import LoadedImage, load_image  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+def photo_bytes(name: str, fmt: str = "PNG") -> bytes:
+    """A scikit-image sample photo (chelsea, coffee, rocket, astronaut) encoded as ``fmt``."""
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(getattr(data, name)()).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def lite0() -> LoadedModel:
+    """The offline pretrained EfficientNet-Lite0, shared by the whole test session (do not mutate)."""
+    return load_model("efficientnet_lite0")
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> LoadedImage:
+    """The cat photo, decoded by the app's loader."""
+    return load_image(photo_bytes("chelsea"))
+
+
+@pytest.fixture(scope="session")
+def coffee() -> LoadedImage:
+    """The espresso photo, decoded by the app's loader."""
+    return load_image(photo_bytes("coffee"))
+
+
+def assert_clean(model: torch.nn.Module) -> None:
+    """No hooks left, no parameter gradient, every parameter frozen, eval mode."""
+    from vizcore.hooks import count_hooks
+
+    assert count_hooks(model) == 0, "hooks were left on the model"
+    assert all(p.grad is None for p in model.parameters()), "a parameter has .grad"
+    assert not any(p.requires_grad for p in model.parameters()), "a parameter requires grad"
+    assert not any(m.training for m in model.modules()), "a module is in training mode"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded numpy generator."""
+    return np.random.default_rng(0)

@@ -1,0 +1,1 @@
+"""All computation of CNN Lens (torch / numpy / PIL). Never imports streamlit."""

@@ -1,0 +1,76 @@
+"""A compute gate: bounds how many heavy computations run at once and reports queue positions.
+
+Plain threading, no streamlit: the app holds one ``Gate`` (sized to the cores) for all sessions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+class GateTimeout(RuntimeError):
+    """The server stayed busy for longer than the caller was willing to wait."""
+
+
+class Gate:
+    """At most ``slots`` holders at once; waiters are served first come, first served."""
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError("a gate needs at least one slot")
+        self.slots = slots
+        self._cond = threading.Condition()
+        self._running = 0
+        self._queue: list[int] = []
+        self._ticket = 0
+
+    @property
+    def running(self) -> int:
+        """Computations holding a slot now."""
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        """Computations queued for a slot now."""
+        return len(self._queue)
+
+    @contextmanager
+    def hold(
+        self, *, timeout: float = 600.0, on_wait: Callable[[int], None] | None = None,
+        poll: float = 0.5,
+    ) -> Iterator[None]:
+        """Take a slot for the duration of the block.
+
+        ``on_wait(position)`` is called while queued (position 1 = next) every ``poll`` seconds.
+        Raises ``GateTimeout`` after ``timeout`` seconds in the queue. The slot is released on
+        exit, also when the block raises.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._ticket += 1
+            ticket = self._ticket
+            self._queue.append(ticket)
+            try:
+                while not (self._running < self.slots and self._queue[0] == ticket):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise GateTimeout(
+                            f"The server is busy ({self._running} computations running, "
+                            f"{len(self._queue)} queued). Please try again in a moment."
+                        )
+                    if on_wait is not None:
+                        on_wait(self._queue.index(ticket) + 1)
+                    self._cond.wait(min(poll, remaining))
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()

@@ -1,0 +1,111 @@
+"""The only place that registers hooks. Hooks live inside a ``with`` block and are removed in
+``finally``; model state that is touched (``training``, ``requires_grad``) is restored there too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+CONV_TYPES = (nn.Conv2d,)
+SPATIAL_TYPES = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.ReLU, nn.ReLU6, nn.BatchNorm2d)
+
+
+def resolve_layer(model: nn.Module, name: str) -> nn.Module:
+    """Return the submodule at ``named_modules()`` path ``name``.
+
+    Raises ``ValueError`` listing close matches when there is no such layer.
+    """
+    modules = dict(model.named_modules())
+    if name in modules and name != "":
+        return modules[name]
+    close = difflib.get_close_matches(name, [n for n in modules if n], n=5, cutoff=0.4)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(f"No layer named {name!r} in {type(model).__name__}.{hint}")
+
+
+def conv_layer_names(model: nn.Module) -> list[str]:
+    """Paths of every ``nn.Conv2d`` in forward-definition order."""
+    return [n for n, m in model.named_modules() if isinstance(m, CONV_TYPES)]
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Number of forward / backward hooks on all submodules (tests assert this is 0)."""
+    total = 0
+    for m in model.modules():
+        total += len(m._forward_hooks) + len(m._forward_pre_hooks)
+        total += len(m._backward_hooks) + len(getattr(m, "_backward_pre_hooks", {}))
+    return total
+
+
+class StopForward(Exception):
+    """Raised inside a hook to end a forward pass once the last needed layer has run."""
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode, no parameter requires grad; the previous flags are restored on exit."""
+    was_training = {m: m.training for m in model.modules()}
+    grad_flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.eval()
+        for p, _ in grad_flags:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for m, flag in was_training.items():
+            m.training = flag
+        for p, flag in grad_flags:
+            p.requires_grad_(flag)
+
+
+@contextmanager
+def capture(
+    model: nn.Module, layers: Sequence[str], *, stop_after: bool = False,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Record the outputs of ``layers`` during forwards run inside the block.
+
+    Yields a dict ``layer name -> output tensor`` (filled in by each forward; the tensors keep their
+    autograd graph so ``torch.autograd.grad`` can be taken w.r.t. them). With ``stop_after`` the
+    forward ends (``StopForward``, swallowed by ``run_until``) once every layer has been captured, so
+    nothing past the deepest layer is computed. Hooks are removed on exit, also after an exception.
+    """
+    modules = {name: resolve_layer(model, name) for name in layers}
+    store: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def make_hook(name: str):  # noqa: ANN202 - torch hook signature
+        def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            store[name] = out
+            if stop_after and len(store) == len(modules):
+                raise StopForward
+
+        return hook
+
+    try:
+        for name, module in modules.items():
+            handles.append(module.register_forward_hook(make_hook(name)))
+        yield store
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def run_until(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """Run ``model(x)``; return logits, or ``None`` when a ``capture(stop_after=True)`` ended it."""
+    try:
+        return model(x)
+    except StopForward:
+        return None
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a parameter-less model)."""
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -114,5 +115,25 @@ def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | None
                 status.warning(f"Busy, retrying… (attempt {attempt + 2} of {RETRIES})")
                 time.sleep(0.2)
         raise GateTimeout("The server is too busy right now. Please try again in a minute.")
+    finally:
+        status.empty()
+
+
+@contextmanager
+def exclusive(loaded: LoadedModel, *, timeout: float = 180.0) -> Iterator[None]:
+    """Hold a gate slot and ``loaded.lock`` for an uncached computation that draws its own progress.
+
+    Use it for long runs that update an ``st.progress`` / preview (which cannot happen inside
+    ``st.cache_data``). Shows "queued — position N" while waiting; releases on exit, also on error.
+    """
+    g = gate()
+    status = st.empty()
+    if g.running >= g.slots:
+        status.info(f"⏳ Queued — position {g.waiting + 1}. "
+                    f"{g.running} computations are running on this server.")
+    try:
+        with g.hold(timeout=timeout), loaded.lock:
+            status.empty()
+            yield
     finally:
         status.empty()

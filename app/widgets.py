@@ -5,6 +5,7 @@ The chosen model and image live in ``st.session_state`` so every page sees the s
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import streamlit as st
@@ -13,6 +14,7 @@ from app.resources import MODEL_KEY, untrained_key
 from models.registry import default_model_name, get_spec, list_specs
 from vizcore.images import ImageError, LoadedImage, load_image
 
+LOG = logging.getLogger(__name__)
 SAMPLES_DIR = Path(__file__).parent / "samples"
 IMAGE_KEY = "image"
 ERROR_KEY = "image_error"
@@ -30,6 +32,10 @@ def _accept(data: bytes, name: str) -> None:
         img = load_image(data)
     except ImageError as exc:
         st.session_state[ERROR_KEY] = f"**{name}** was not accepted: {exc}"
+        return
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must not cost the user the page
+        LOG.exception("unexpected error decoding %s", name)
+        st.session_state[ERROR_KEY] = f"**{name}** could not be read ({type(exc).__name__})."
         return
     st.session_state[IMAGE_KEY] = img
     st.session_state["image_name"] = name
@@ -74,18 +80,12 @@ def image_input() -> LoadedImage | None:
     """Upload / webcam / sample picker; returns the current image (shared by all pages)."""
     if IMAGE_KEY not in st.session_state:
         _accept((SAMPLES_DIR / "chelsea.jpg").read_bytes(), "sample: chelsea")
-    source = st.radio("Image source", ["Sample", "Upload", "Webcam"], horizontal=True,
-                      key="image_source")
-    if source == "Upload":
-        st.file_uploader("Upload a photo", type=UPLOAD_TYPES, key="uploader", on_change=_on_upload,
-                         help="PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB.")
-    elif source == "Webcam":
+    st.file_uploader("Upload a photo", type=UPLOAD_TYPES, key="uploader", on_change=_on_upload,
+                     help="PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB.")
+    st.selectbox("…or a sample photo", sample_names(), key="sample", index=None,
+                 placeholder="Choose a sample…", on_change=_on_sample)
+    if st.toggle("Use the webcam", key="use_camera"):
         st.camera_input("Take a photo", key="camera", on_change=_on_camera)
-    else:
-        st.selectbox("Sample photo", sample_names(), key="sample", index=None,
-                     placeholder="Choose a sample…", on_change=_on_sample)
-    if st.session_state.get(ERROR_KEY):
-        st.error(st.session_state[ERROR_KEY])
     img: LoadedImage | None = st.session_state.get(IMAGE_KEY)
     if img is not None:
         st.image(img.image, caption=f"{st.session_state.get('image_name', '')} · "
@@ -102,8 +102,15 @@ def sidebar() -> None:
         image_input()
 
 
+def image_messages() -> None:
+    """In the main area, above every page: why the last upload was refused (dismissed on next change)."""
+    if st.session_state.get(ERROR_KEY):
+        st.error(st.session_state[ERROR_KEY] + " The previous image is still in use.", icon="🚫")
+
+
 def current_image() -> LoadedImage:
     """The image chosen in the sidebar (a sample until the user picks one)."""
+    image_messages()
     img = st.session_state.get(IMAGE_KEY)
     if img is None:
         st.info("Choose an image in the sidebar to start.")

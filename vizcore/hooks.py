@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -97,6 +97,34 @@ def capture(
             h.remove()
 
 
+@contextmanager
+def observe(
+    model: nn.Module, layers: Sequence[str], *,
+    before: Callable[[str, tuple], None] | None = None,
+    after: Callable[[str, tuple, object], None] | None = None,
+) -> Iterator[None]:
+    """Call ``before(name, inputs)`` / ``after(name, inputs, output)`` around every forward of each
+    layer in ``layers`` (``""`` = the whole model) while inside the block.
+
+    Callbacks may raise ``StopForward`` (then use ``run_until``). Hooks are removed on exit, also
+    after an exception.
+    """
+    modules = {name: (model if name == "" else resolve_layer(model, name)) for name in layers}
+    handles = []
+    try:
+        for name, module in modules.items():
+            if before is not None:
+                handles.append(module.register_forward_pre_hook(
+                    lambda _m, inp, _n=name: before(_n, inp)))
+            if after is not None:
+                handles.append(module.register_forward_hook(
+                    lambda _m, inp, out, _n=name: after(_n, inp, out)))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def run_until(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """Run ``model(x)``; return logits, or ``None`` when a ``capture(stop_after=True)`` ended it."""
     try:
@@ -109,3 +137,35 @@ def model_device(model: nn.Module) -> torch.device:
     """Device of the model's first parameter (CPU for a parameter-less model)."""
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
+
+
+@contextmanager
+def tap(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Like ``capture``, but each layer's output becomes a fresh autograd leaf (``requires_grad``).
+
+    Yields ``layer name -> leaf``; the rest of the forward runs on a copy of the leaf, so autograd
+    records only the part of the network *after* the layer (gradients w.r.t. the leaf cost a backward
+    from the logit to the layer, nothing more) and later in-place ops (``ReLU(inplace=True)``) neither
+    fail nor overwrite the stored activation. Hooks are removed on exit, also after an exception.
+    """
+    modules = {name: resolve_layer(model, name) for name in layers}
+    store: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def make_hook(name: str):  # noqa: ANN202 - torch hook signature
+        def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> torch.Tensor:
+            if not isinstance(out, torch.Tensor):
+                raise ValueError(f"layer {name!r} does not output a single tensor")
+            leaf = out.detach().requires_grad_(True)
+            store[name] = leaf
+            return leaf.clone()
+
+        return hook
+
+    try:
+        for name, module in modules.items():
+            handles.append(module.register_forward_hook(make_hook(name)))
+        yield store
+    finally:
+        for h in handles:
+            h.remove()

@@ -12,10 +12,12 @@ from models.registry import ModelSpec
 def resize_crop(image: Image.Image, spec: ModelSpec) -> Image.Image:
     """Shorter side → ``spec.resize_size`` (bilinear), then a centre crop of ``spec.input_size``²."""
     w, h = image.size
-    scale = spec.resize_size / min(w, h)
-    nw, nh = max(spec.input_size, round(w * scale)), max(spec.input_size, round(h * scale))
+    short = spec.resize_size
+    nw, nh = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)  # as torchvision
+    nw, nh = max(nw, spec.input_size), max(nh, spec.input_size)
     img = image.resize((nw, nh), Image.Resampling.BILINEAR)
-    left, top = (nw - spec.input_size) // 2, (nh - spec.input_size) // 2
+    left = int(round((nw - spec.input_size) / 2.0))
+    top = int(round((nh - spec.input_size) / 2.0))
     return img.crop((left, top, left + spec.input_size, top + spec.input_size))
 
 

@@ -1,0 +1,39 @@
+"""Real-browser end-to-end test: upload a photo in Chromium and see the top-5 chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser_utils import open_app, shot, upload, wait_idle
+from tests.conftest import photo_bytes
+
+pytestmark = pytest.mark.browser
+
+
+def test_upload_shows_top5(app_url: str, browser, tmp_path: Path) -> None:  # noqa: ANN001
+    photo = tmp_path / "coffee.jpg"
+    photo.write_bytes(photo_bytes("coffee", "JPEG"))
+    page = open_app(browser, app_url)
+    upload(page, photo)
+    page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
+    wait_idle(page)
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert "espresso" in body
+    assert "Traceback" not in body
+    shot(page, "predict-coffee")
+    page.context.close()
+
+
+def test_bad_upload_shows_message(app_url: str, browser, tmp_path: Path) -> None:  # noqa: ANN001
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    page = open_app(browser, app_url, width=1366, height=768)
+    upload(page, bad)
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "not an image we can read" in main
+    # the previous image (the default sample) is kept and still classified
+    assert "tabby" in page.locator('[data-testid="stMain"]').inner_text()
+    shot(page, "predict-bad-upload")
+    page.context.close()

@@ -1,0 +1,65 @@
+"""Hooks live only inside the with block; model state is restored after success and failure."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from vizcore.hooks import capture, conv_layer_names, count_hooks, frozen, resolve_layer, run_until
+
+
+def tiny() -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 1, 1), nn.Flatten(), nn.Linear(36, 3))
+
+
+def test_resolve_layer_suggests_close_matches() -> None:
+    model = load = tiny()
+    assert resolve_layer(model, "0") is load[0]
+    with pytest.raises(ValueError, match="No layer named 'layer4'"):
+        resolve_layer(model, "layer4")
+    lite = __import__("models.efficientnet_lite", fromlist=["x"]).efficientnet_lite0()
+    with pytest.raises(ValueError, match="_blocks.15._project_conv"):
+        resolve_layer(lite, "_blocks.15._project_con")
+
+
+def test_capture_values_equal_truncated_forward() -> None:
+    torch.manual_seed(0)
+    model = tiny().eval()
+    x = torch.randn(2, 1, 8, 8)
+    with capture(model, ["1", "2"]) as acts:
+        model(x)
+    assert torch.allclose(acts["1"], model[1](model[0](x)))
+    assert torch.allclose(acts["2"], model[2](model[1](model[0](x))))
+    assert count_hooks(model) == 0
+
+
+def test_capture_stop_after_skips_the_rest() -> None:
+    model = tiny().eval()
+    calls = []
+    model[2].register_forward_pre_hook(lambda *_: calls.append(1))
+    with capture(model, ["1"], stop_after=True) as acts:
+        assert run_until(model, torch.randn(1, 1, 8, 8)) is None
+    assert "1" in acts and calls == []
+
+
+def test_hooks_removed_and_state_restored_after_exception() -> None:
+    model = tiny()
+    model.train()
+    model[0].weight.requires_grad_(True)
+    with pytest.raises(RuntimeError, match="boom"), frozen(model), capture(model, ["0"]):
+        assert not model.training and not model[0].weight.requires_grad
+        raise RuntimeError("boom")
+    assert count_hooks(model) == 0
+    assert model.training and model[0].weight.requires_grad and model[2].weight.requires_grad
+
+
+def test_bad_layer_name_registers_nothing() -> None:
+    model = tiny()
+    with pytest.raises(ValueError), capture(model, ["0", "nope"]):
+        pass
+    assert count_hooks(model) == 0
+
+
+def test_conv_layer_names_in_order() -> None:
+    assert conv_layer_names(tiny()) == ["0", "2"]

@@ -8,7 +8,7 @@ shared ``relu``) is recorded at its first call, like ``capture(..., stop_after=T
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +20,20 @@ from vizcore.receptive import Trace
 
 
 @torch.no_grad()
-def capture_all(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-    """One forward of ``x`` (1, 3, S, S); returns ``layer -> detached copy of its output``.
+def capture_all(
+    model: nn.Module, x: torch.Tensor, layers: Sequence[str], *,
+    copy: Collection[str] | None = None,
+) -> dict[str, torch.Tensor]:
+    """One forward of ``x`` (1, 3, S, S); returns ``layer -> detached output`` (first call).
 
-    The forward stops as soon as every layer has run. Hooks are removed and model flags restored
-    afterwards, also on failure. Unknown names raise ``ValueError`` (with close matches)."""
+    Outputs of the layers in ``copy`` (default: all) are cloned when their module returns; pass
+    ``trace.modified_later`` to copy only those a later in-place op would change. The forward
+    stops as soon as every layer has run. Hooks are removed and model flags restored afterwards,
+    also on failure. Unknown names raise ``ValueError`` (with close matches)."""
+    known = dict(model.named_modules())
     for name in layers:
-        resolve_layer(model, name)
+        if name not in known:
+            resolve_layer(model, name)  # raises with close matches
     wanted = set(layers)
     out: dict[str, torch.Tensor] = {}
 
@@ -34,7 +41,7 @@ def capture_all(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dic
         if name in out:
             return
         first = output[0] if isinstance(output, (tuple, list)) else output
-        out[name] = first.detach().clone()
+        out[name] = first.detach().clone() if copy is None or name in copy else first.detach()
         if len(out) == len(wanted):
             raise StopForward
 
@@ -93,27 +100,51 @@ class FeatureMaps:
     seconds: float
 
 
+@torch.no_grad()
 def feature_maps(
     model: nn.Module, x: torch.Tensor, layer: str, *, trace: Trace,
 ) -> FeatureMaps:
     """Maps of ``layer`` for ``x`` (1, 3, S, S), the overview strip (``stage_layers``) and the
-    global activation range over all spatial layers — all from one forward pass."""
+    global activation range over all spatial layers — all from ONE forward pass.
+
+    Every spatial layer is observed, but only what the page needs is kept: min/max of each layer,
+    the most active channel of each stage, and all channels of ``layer`` (so no extra memory)."""
     spatial = spatial_layers(trace)
     if layer not in spatial:
         resolve_layer(model, layer)
         raise ValueError(f"Layer {layer!r} has no (C, H, W) feature map; pick a convolutional stage.")
+    stage_names = set(stage_layers(trace))
+    seen: set[str] = set()
+    ranges: list[tuple[float, float]] = []
+    stages: dict[str, StageMap] = {}
+    kept: dict[str, np.ndarray] = {}
+
+    def after(name: str, _inp: tuple, output: object) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        a = (output[0] if isinstance(output, (tuple, list)) else output).detach()[0]
+        lo, hi = torch.aminmax(a)
+        ranges.append((float(lo), float(hi)))
+        if name in stage_names:
+            means = a.mean(dim=(1, 2))
+            c = int(means.argmax())
+            stages[name] = StageMap(name, c, tuple(a.shape), a[c].float().cpu().numpy().copy(),
+                                    float(means[c]))
+        if name == layer:
+            kept[name] = a.float().cpu().numpy().copy()
+        if len(seen) == len(spatial):
+            raise StopForward
+
     t0 = time.perf_counter()
-    acts = capture_all(model, x, spatial)
-    lo = min(float(a.min()) for a in acts.values())
-    hi = max(float(a.max()) for a in acts.values())
-    stages = []
-    for name in stage_layers(trace):
-        a = acts[name][0]
-        means = a.mean(dim=(1, 2))
-        c = int(means.argmax())
-        stages.append(StageMap(name, c, tuple(a.shape), a[c].float().cpu().numpy(), float(means[c])))
-    maps = acts[layer][0].float().cpu().numpy()
+    with frozen(model), observe(model, spatial, after=after):
+        run_until(model, x.to(model_device(model)))
+    if layer not in kept:
+        raise ValueError(f"Layer {layer!r} did not run in the forward pass.")
+    maps = kept[layer]
     return FeatureMaps(
         layer, maps, maps.mean(axis=(1, 2)), maps.max(axis=(1, 2)),
-        (float(maps.min()), float(maps.max())), (lo, hi), tuple(stages), time.perf_counter() - t0,
+        (float(maps.min()), float(maps.max())),
+        (min(r[0] for r in ranges), max(r[1] for r in ranges)),
+        tuple(stages[n] for n in stage_layers(trace) if n in stages), time.perf_counter() - t0,
     )

@@ -109,7 +109,8 @@ def observe(
     Callbacks may raise ``StopForward`` (then use ``run_until``). Hooks are removed on exit, also
     after an exception.
     """
-    modules = {name: (model if name == "" else resolve_layer(model, name)) for name in layers}
+    table = dict(model.named_modules())
+    modules = {name: table[name] if name in table else resolve_layer(model, name) for name in layers}
     handles = []
     try:
         for name, module in modules.items():

@@ -64,6 +64,7 @@ class Trace:
     layer_rf: dict[str, RFInfo]
     layer_shape: dict[str, tuple[int, ...]]
     input_size: int
+    modified_later: frozenset[str] = frozenset()  # outputs changed in place later (inplace ReLU)
 
 
 def _pair(v: object) -> int:
@@ -167,6 +168,7 @@ def trace_model(model: nn.Module, *, input_size: int = 224) -> Trace:
     rows: list[TraceRow] = []
     layer_rf: dict[str, RFInfo] = {}
     layer_shape: dict[str, tuple[int, ...]] = {}
+    versions: dict[str, tuple[torch.Tensor, int]] = {}
 
     def flush_joins() -> None:
         for kind, shape, g in tracer.joins:
@@ -186,6 +188,7 @@ def trace_model(model: nn.Module, *, input_size: int = 224) -> Trace:
         if isinstance(first, torch.Tensor):
             if name not in layer_shape:  # a reused module (ResNet's relu) is named by its first call,
                 layer_shape[name] = tuple(first.shape[1:])  # as capture(stop_after=True) sees it
+                versions[name] = (first, first._version)
                 if g is not None:
                     layer_rf[name] = _info(g)
             if name in leaves:
@@ -198,7 +201,8 @@ def trace_model(model: nn.Module, *, input_size: int = 224) -> Trace:
         tracer.put(x, _Geo(1, 1, 0))
         model(x)
         flush_joins()
-    return Trace(tuple(rows), layer_rf, layer_shape, input_size)
+    modified = frozenset(n for n, (t, v) in versions.items() if t._version != v)
+    return Trace(tuple(rows), layer_rf, layer_shape, input_size, modified)
 
 
 def receptive_field(model: nn.Module, layer: str, *, input_size: int = 224) -> RFInfo:

@@ -1,0 +1,85 @@
+"""Benchmark: Grad-CAM, top-5 Grad-CAM and captum's LayerGradCam against a plain forward.
+
+Run: ``.venv/bin/python bench/cam.py``. Measures EfficientNet-Lite0 (pretrained) and ResNet-18 (random
+weights: same cost) at 224×224 on 2 threads in one run; prints the median times and the ratios, and
+as its last line the worst ratio over both models:
+``RESULT gradcam_over_forward=<x> top5_over_forward=<y> captum_over_ours=<z>``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from captum.attr import LayerGradCam  # noqa: E402
+
+from models.registry import load_model  # noqa: E402
+from vizcore.cam import grad_cam, top_k_cams  # noqa: E402
+from vizcore.hooks import resolve_layer  # noqa: E402
+
+REPEATS = 15
+
+
+def median_time(fn: Callable[[], object], repeats: int = REPEATS) -> float:
+    """Median wall time of ``fn`` after two warm-up calls."""
+    fn()
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(name: str, trained: bool) -> tuple[float, float, float]:
+    """(gradcam / forward, top5 / forward, captum / ours) for one model."""
+    loaded = load_model(name, trained=trained)
+    model, layer = loaded.model, loaded.spec.default_layer
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        target = int(model(x).argmax())
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    captum = LayerGradCam(model, resolve_layer(model, layer))
+    # interleave the measurements so that machine load affects all of them alike
+    results: dict[str, list[float]] = {"forward": [], "ours": [], "top5": [], "captum": []}
+    fns = {
+        "forward": forward,
+        "ours": lambda: grad_cam(model, x, layer, target),
+        "top5": lambda: top_k_cams(model, x, layer=layer, k=5),
+        "captum": lambda: captum.attribute(x, target=target, relu_attributions=True),
+    }
+    for _ in range(3):
+        for key, fn in fns.items():
+            results[key].append(median_time(fn, REPEATS // 3))
+    t = {k: min(v) for k, v in results.items()}
+    print(f"{name:20s} forward {1000 * t['forward']:6.1f} ms · grad-cam {1000 * t['ours']:6.1f} ms · "
+          f"top-5 {1000 * t['top5']:6.1f} ms · captum LayerGradCam {1000 * t['captum']:6.1f} ms")
+    r = (t["ours"] / t["forward"], t["top5"] / t["forward"], t["captum"] / t["ours"])
+    print(f"{name:20s} gradcam/forward {r[0]:.2f} · top5/forward {r[1]:.2f} · captum/ours {r[2]:.2f}")
+    return r
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    rows = [measure("efficientnet_lite0", True), measure("resnet18", False)]
+    g = max(r[0] for r in rows)
+    k = max(r[1] for r in rows)
+    c = min(r[2] for r in rows)
+    print(f"RESULT gradcam_over_forward={g:.2f} top5_over_forward={k:.2f} captum_over_ours={c:.2f}")
+
+
+if __name__ == "__main__":
+    main()

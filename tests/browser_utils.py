@@ -8,13 +8,13 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
-def wait_idle(page, timeout_ms: float = 120_000) -> None:  # noqa: ANN001 - playwright Page
+def wait_idle(page, timeout_ms: float = 120_000) -> None:
     """Wait until the Streamlit script run has finished."""
     page.wait_for_timeout(300)
     page.wait_for_selector(IDLE, timeout=timeout_ms)
 
 
-def open_app(browser, url: str, path: str = "", *, width: int = 1600, height: int = 1000):  # noqa: ANN001,ANN201
+def open_app(browser, url: str, path: str = "", *, width: int = 1600, height: int = 1000):
     """A new browser context + page at ``url/path``, after the first script run has finished."""
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
@@ -24,7 +24,7 @@ def open_app(browser, url: str, path: str = "", *, width: int = 1600, height: in
     return page
 
 
-def shot(page, name: str, *, full_page: bool = False) -> Path:  # noqa: ANN001 - playwright Page
+def shot(page, name: str, *, full_page: bool = False) -> Path:
     """Save a screenshot under test-artifacts/<name>.png and return its path."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -32,7 +32,7 @@ def shot(page, name: str, *, full_page: bool = False) -> Path:  # noqa: ANN001 -
     return path
 
 
-def upload(page, file_path: Path) -> None:  # noqa: ANN001 - playwright Page
+def upload(page, file_path: Path) -> None:
     """Upload ``file_path`` through the sidebar's file uploader."""
     dropzone = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     dropzone.set_input_files(str(file_path))

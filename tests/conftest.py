@@ -73,7 +73,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - generator fixture
+def app_url(tmp_path_factory: pytest.TempPathFactory):
     """Base URL of a real ``streamlit run app/main.py`` on a free localhost port (stopped afterwards)."""
     import os
     import subprocess
@@ -111,7 +111,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - generat
 
 
 @pytest.fixture(scope="session")
-def browser():  # noqa: ANN201 - generator fixture
+def browser():
     """Headless Debian Chromium driven by Playwright (skips when Chromium is not installed)."""
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():

@@ -12,7 +12,7 @@ from tests.apptest_utils import fresh_app, no_exceptions
 from tests.conftest import photo_bytes
 
 
-def main_text(at) -> str:  # noqa: ANN001
+def main_text(at) -> str:
     return " ".join(m.value for m in at.markdown)
 
 

@@ -12,7 +12,7 @@ from tests.conftest import photo_bytes
 pytestmark = pytest.mark.browser
 
 
-def test_upload_shows_top5(app_url: str, browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_upload_shows_top5(app_url: str, browser, tmp_path: Path) -> None:
     photo = tmp_path / "coffee.jpg"
     photo.write_bytes(photo_bytes("coffee", "JPEG"))
     page = open_app(browser, app_url)
@@ -26,7 +26,7 @@ def test_upload_shows_top5(app_url: str, browser, tmp_path: Path) -> None:  # no
     page.context.close()
 
 
-def test_bad_upload_shows_message(app_url: str, browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_upload_shows_message(app_url: str, browser, tmp_path: Path) -> None:
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
     page = open_app(browser, app_url, width=1366, height=768)

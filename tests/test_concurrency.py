@@ -23,11 +23,12 @@ def variants(images: list[Image.Image], n: int) -> list[LoadedImage]:
     return out
 
 
-def test_thirty_threads_get_single_thread_results(lite0, chelsea, coffee) -> None:  # noqa: ANN001
+def test_thirty_threads_get_single_thread_results(lite0, chelsea, coffee) -> None:
     from tests.conftest import photo_bytes
     from vizcore.images import load_image
 
-    photos = [chelsea.image, coffee.image] + [load_image(photo_bytes(n)).image for n in ("rocket", "astronaut")]
+    others = [load_image(photo_bytes(n)).image for n in ("rocket", "astronaut")]
+    photos = [chelsea.image, coffee.image, *others]
     images = variants(photos, 30)
     alone = [prediction(lite0, img) for img in images]
     gate = Gate(2)
@@ -40,7 +41,7 @@ def test_thirty_threads_get_single_thread_results(lite0, chelsea, coffee) -> Non
             start.wait()
             with gate.hold(), lite0.lock:
                 results[i] = prediction(lite0, images[i])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(images))]

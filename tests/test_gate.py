@@ -37,11 +37,10 @@ def test_released_after_exception_and_timeout_reports_busy() -> None:
         raise ValueError("inside")
     assert gate.running == 0
     positions: list[int] = []
-    with gate.hold():
-        with pytest.raises(GateTimeout, match="busy"), gate.hold(
-            timeout=0.2, on_wait=positions.append, poll=0.05
-        ):
-            pass
+    with gate.hold(), pytest.raises(GateTimeout, match="busy"), gate.hold(
+        timeout=0.2, on_wait=positions.append, poll=0.05
+    ):
+        pass
     assert positions and positions[0] == 1
     assert gate.running == 0 and gate.waiting == 0
     with gate.hold(timeout=0.1):

@@ -19,7 +19,7 @@ def test_resolve_layer_suggests_close_matches() -> None:
     with pytest.raises(ValueError, match="No layer named 'layer4'"):
         resolve_layer(model, "layer4")
     lite = __import__("models.efficientnet_lite", fromlist=["x"]).efficientnet_lite0()
-    with pytest.raises(ValueError, match="_blocks.15._project_conv"):
+    with pytest.raises(ValueError, match=r"_blocks\.15\._project_conv"):
         resolve_layer(lite, "_blocks.15._project_con")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,12 @@ from torch import nn
 
 from vizcore.hooks import StopForward, frozen, model_device, observe, resolve_layer, run_until
 from vizcore.receptive import Trace
+
+
+def _eval(model: nn.Module) -> AbstractContextManager:
+    """``frozen(model)`` unless the model is already in eval mode (the shared models always are):
+    under ``no_grad`` the ``requires_grad`` flags do not matter, so a forward changes nothing."""
+    return frozen(model) if any(m.training for m in model.modules()) else nullcontext()
 
 
 @torch.no_grad()
@@ -45,7 +52,7 @@ def capture_all(
         if len(out) == len(wanted):
             raise StopForward
 
-    with frozen(model), observe(model, list(wanted), after=after):
+    with _eval(model), observe(model, list(wanted), after=after):
         run_until(model, x.to(model_device(model)))
     missing = wanted - set(out)
     if missing:
@@ -137,7 +144,7 @@ def feature_maps(
             raise StopForward
 
     t0 = time.perf_counter()
-    with frozen(model), observe(model, spatial, after=after):
+    with _eval(model), observe(model, spatial, after=after):
         run_until(model, x.to(model_device(model)))
     if layer not in kept:
         raise ValueError(f"Layer {layer!r} did not run in the forward pass.")

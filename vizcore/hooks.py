@@ -78,7 +78,7 @@ def capture(
     store: dict[str, torch.Tensor] = {}
     handles = []
 
-    def make_hook(name: str):  # noqa: ANN202 - torch hook signature
+    def make_hook(name: str):
         def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
             if isinstance(out, (tuple, list)):
                 out = out[0]
@@ -153,7 +153,7 @@ def tap(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Ten
     store: dict[str, torch.Tensor] = {}
     handles = []
 
-    def make_hook(name: str):  # noqa: ANN202 - torch hook signature
+    def make_hook(name: str):
         def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> torch.Tensor:
             if not isinstance(out, torch.Tensor):
                 raise ValueError(f"layer {name!r} does not output a single tensor")

@@ -116,7 +116,7 @@ def load_image(data: bytes, *, max_side: int = MAX_SIDE) -> LoadedImage:
         img.seek(0)
     try:
         img = ImageOps.exif_transpose(img) or img
-    except Exception:  # noqa: BLE001 - broken EXIF must not lose the picture
+    except Exception:
         notices.append("The EXIF orientation tag could not be read; the image is shown as stored.")
     original = img.size
     w, h = original

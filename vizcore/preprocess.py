@@ -16,8 +16,8 @@ def resize_crop(image: Image.Image, spec: ModelSpec) -> Image.Image:
     nw, nh = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)  # as torchvision
     nw, nh = max(nw, spec.input_size), max(nh, spec.input_size)
     img = image.resize((nw, nh), Image.Resampling.BILINEAR)
-    left = int(round((nw - spec.input_size) / 2.0))
-    top = int(round((nh - spec.input_size) / 2.0))
+    left = round((nw - spec.input_size) / 2.0)
+    top = round((nh - spec.input_size) / 2.0)
     return img.crop((left, top, left + spec.input_size, top + spec.input_size))
 
 

@@ -35,11 +35,12 @@ class Grid:
     cols: int
     tile: int
     pad: int = PAD
+    tile_h: int | None = None  # for non-square tiles (``tile`` is then the width)
 
     def index_at(self, x: float, y: float) -> int | None:
         """Channel under pixel (x, y) of the full-size mosaic, or None in a gap / outside."""
-        step = self.tile + self.pad
-        c, r = int((x - self.pad) // step), int((y - self.pad) // step)
+        step_x, step_y = self.tile + self.pad, (self.tile_h or self.tile) + self.pad
+        c, r = int((x - self.pad) // step_x), int((y - self.pad) // step_y)
         i = r * self.cols + c
         return int(self.order[i]) if 0 <= c < self.cols and 0 <= i < len(self.order) else None
 
@@ -164,7 +165,7 @@ def filter_mosaic(tiles: np.ndarray, *, cols: int) -> tuple[Image.Image, Grid]:
         r, c = divmod(i, cols)
         y, x = PAD + r * (th + PAD), PAD + c * (tw + PAD)
         canvas[y:y + th, x:x + tw] = tiles[i]
-    return Image.fromarray(canvas), Grid(np.arange(n), cols, max(th, tw))
+    return Image.fromarray(canvas), Grid(np.arange(n), cols, tw, tile_h=th)
 
 
 def norm_image(matrix: np.ndarray, *, cell: int = 4) -> Image.Image:
@@ -241,3 +242,12 @@ def clickable_map(m: np.ndarray, unit: tuple[int, int] | None, *, size: int = 32
         ImageDraw.Draw(img).rectangle((c * sx, r * sy, (c + 1) * sx - 1, (r + 1) * sy - 1),
                                       outline=(255, 40, 40), width=2)
     return img
+
+
+def click_xy(value: dict | None, natural: tuple[int, int]) -> tuple[float, float, float] | None:
+    """A ``streamlit_image_coordinates`` click → (x, y) in natural image pixels plus its time stamp."""
+    if not value or "x" not in value or not value.get("width"):
+        return None
+    sx = natural[0] / float(value["width"])
+    sy = natural[1] / float(value.get("height") or value["width"])
+    return value["x"] * sx, value["y"] * sy, float(value.get("unix_time", 0))

@@ -1,0 +1,48 @@
+"""Module-level computations for the "Inside the network" pages (run through ``resources.compute``,
+cached by content: model, weights, image hash and every parameter)."""
+
+from __future__ import annotations
+
+from models.registry import LoadedModel
+from vizcore.architecture import ArchTable, build_table
+from vizcore.features import FeatureMaps, feature_maps
+from vizcore.filters import FilterBank, filter_bank
+from vizcore.hooks import conv_layer_names
+from vizcore.images import LoadedImage
+from vizcore.preprocess import to_input
+from vizcore.receptive import EffectiveRF, Trace, effective_rf, trace_model
+
+
+def model_trace(loaded: LoadedModel, _image: LoadedImage | None) -> Trace:
+    """Shapes and receptive fields of every layer for the model's input size (no image needed)."""
+    return trace_model(loaded.model, input_size=loaded.spec.input_size)
+
+
+def conv_layers(loaded: LoadedModel, _image: LoadedImage | None) -> tuple[str, ...]:
+    """Paths of every ``nn.Conv2d``, in definition order."""
+    return tuple(conv_layer_names(loaded.model))
+
+
+def arch_table(loaded: LoadedModel, _image: LoadedImage | None) -> ArchTable:
+    """The architecture table for a ``spec.input_size`` input."""
+    trace = trace_model(loaded.model, input_size=loaded.spec.input_size)
+    return build_table(loaded.model, trace, model_name=loaded.spec.display_name)
+
+
+def filters(loaded: LoadedModel, _image: LoadedImage | None, *, layer: str) -> FilterBank:
+    """The weights of conv layer ``layer``."""
+    return filter_bank(loaded.model, layer)
+
+
+def maps(loaded: LoadedModel, image: LoadedImage, *, layer: str) -> FeatureMaps:
+    """All channels of ``layer`` for ``image`` plus the overview strip, from one forward pass."""
+    trace = trace_model(loaded.model, input_size=loaded.spec.input_size)
+    return feature_maps(loaded.model, to_input(image.image, loaded.spec), layer, trace=trace)
+
+
+def erf(loaded: LoadedModel, image: LoadedImage, *, layer: str, row: int, col: int,
+        channel: int) -> EffectiveRF:
+    """Effective RF of unit (``channel``, ``row``, ``col``) of ``layer``; ``channel=-1`` = all."""
+    x = to_input(image.image, loaded.spec)
+    return effective_rf(loaded.model, x, layer, row=row, col=col,
+                        channel=None if channel < 0 else channel)

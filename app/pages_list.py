@@ -22,4 +22,5 @@ def pages() -> dict[str, list[st.Page]]:
             st.Page(PAGES / "architecture.py", title="Architecture", icon="🏛️"),
             st.Page(PAGES / "receptive_field.py", title="Receptive field", icon="🔭"),
         ],
+        "Classroom": [st.Page(PAGES / "lab.py", title="Convolution lab", icon="🧮", url_path="lab")],
     }

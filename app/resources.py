@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from vizcore.images import LoadedImage
 R = TypeVar("R")
 MODEL_KEY = "model_name"
 CACHE_TTL_S = 3600
-RETRIES = 6
+QUEUE_TIMEOUT_S = 300.0  # longest wait for a compute slot before "too busy"
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
@@ -80,14 +79,36 @@ def untrained_banner(loaded: LoadedModel) -> None:
                    "explanations are meaningless except as a baseline.", icon="⚠️")
 
 
+class _NotCached(Exception):
+    """Raised by ``_cached`` on a cache miss when the caller does not hold a gate slot yet."""
+
+
 @st.cache_data(max_entries=256, ttl=CACHE_TTL_S, show_spinner=False)
 def _cached(
     fn_key: str, model_name: str, trained: bool, image_digest: str, params: tuple[tuple[str, Any], ...],
-    _fn: Callable[..., Any], _image: LoadedImage | None, _timeout: float,
+    _fn: Callable[..., Any], _image: LoadedImage | None, _holding_slot: bool,
 ) -> Any:
+    # Exceptions are not cached: a miss without a slot comes back to ``compute``, which queues for
+    # a slot (showing the live position) and calls again with ``_holding_slot=True``.
+    if not _holding_slot:
+        raise _NotCached
     loaded = _model(model_name, trained)
-    with gate().hold(timeout=_timeout), loaded.lock:
+    with loaded.lock:
         return _fn(loaded, _image, **dict(params))
+
+
+def _queued(status: Any, g: Gate) -> Callable[[int], None]:
+    """``on_wait`` callback: show the live queue position (also lets Streamlit stop this script)."""
+    def show(position: int) -> None:
+        status.info(f"⏳ Queued — position {position}. {g.running} computations are running on "
+                    "this server; yours starts automatically.")
+    return show
+
+
+def _too_busy(status: Any) -> None:
+    status.error("The server is too busy right now (every compute slot stayed taken for "
+                 f"{QUEUE_TIMEOUT_S:.0f} s). Please try again in a minute.", icon="⏳")
+    st.stop()
 
 
 def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | None, /,
@@ -95,26 +116,27 @@ def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | None
     """``fn(loaded, image, **params)`` through the gate, cached by content.
 
     ``fn`` must be a module-level function returning picklable CPU data; ``params`` must be
-    hashable values. Shows "queued — position N" while the gate is full and retries when the server
-    stays busy; raises ``GateTimeout`` only after several retries.
+    hashable values. A cache hit never waits for the gate. A miss queues for a gate slot first,
+    showing "Queued — position N" (updated live) while the gate is full; a session that is
+    stopped or disconnected while queued leaves the queue. If no slot frees up within
+    ``QUEUE_TIMEOUT_S`` the page shows a clear error and stops.
     """
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    args = (key, loaded.spec.name, loaded.trained, image.digest if image is not None else "",
+            tuple(sorted(params.items())))
+    try:
+        return _cached(*args, _fn=fn, _image=image, _holding_slot=False)
+    except _NotCached:
+        pass
     g = gate()
     status = st.empty()
-    key = f"{fn.__module__}.{fn.__qualname__}"
-    digest = image.digest if image is not None else ""
-    items = tuple(sorted(params.items()))
     try:
-        for attempt in range(RETRIES):
-            if g.running >= g.slots:
-                status.info(f"⏳ Queued — position {g.waiting + 1}. "
-                            f"{g.running} computations are running on this server.")
-            try:
-                return _cached(key, loaded.spec.name, loaded.trained, digest, items,
-                               _fn=fn, _image=image, _timeout=30.0)
-            except GateTimeout:
-                status.warning(f"Busy, retrying… (attempt {attempt + 2} of {RETRIES})")
-                time.sleep(0.2)
-        raise GateTimeout("The server is too busy right now. Please try again in a minute.")
+        with g.hold(timeout=QUEUE_TIMEOUT_S, on_wait=_queued(status, g)):
+            status.empty()
+            return _cached(*args, _fn=fn, _image=image, _holding_slot=True)
+    except GateTimeout:
+        _too_busy(status)
+        raise
     finally:
         status.empty()
 
@@ -124,16 +146,17 @@ def exclusive(loaded: LoadedModel, *, timeout: float = 180.0) -> Iterator[None]:
     """Hold a gate slot and ``loaded.lock`` for an uncached computation that draws its own progress.
 
     Use it for long runs that update an ``st.progress`` / preview (which cannot happen inside
-    ``st.cache_data``). Shows "queued — position N" while waiting; releases on exit, also on error.
+    ``st.cache_data``). Shows "queued — position N" (live) while waiting; releases on exit, also
+    on error.
     """
     g = gate()
     status = st.empty()
-    if g.running >= g.slots:
-        status.info(f"⏳ Queued — position {g.waiting + 1}. "
-                    f"{g.running} computations are running on this server.")
     try:
-        with g.hold(timeout=timeout), loaded.lock:
+        with g.hold(timeout=timeout, on_wait=_queued(status, g)), loaded.lock:
             status.empty()
             yield
+    except GateTimeout:
+        _too_busy(status)
+        raise
     finally:
         status.empty()

@@ -143,7 +143,7 @@ def test_brute_force_gradient_extent_matches(name: str) -> None:
     assert_clean(model)
 
 
-def test_effective_rf_on_real_model(lite0, chelsea) -> None:  # noqa: ANN001
+def test_effective_rf_on_real_model(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     erf = effective_rf(lite0.model, x, "_blocks.3", row=14, col=14, channel=5)
     assert erf.grad.shape == (224, 224) and math.isclose(float(erf.grad.max()), 1.0)
@@ -155,7 +155,7 @@ def test_effective_rf_on_real_model(lite0, chelsea) -> None:  # noqa: ANN001
     assert_clean(lite0.model)
 
 
-def test_effective_rf_refuses_bad_positions_and_stays_clean(lite0, chelsea) -> None:  # noqa: ANN001
+def test_effective_rf_refuses_bad_positions_and_stays_clean(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     with pytest.raises(ValueError, match="outside"):
         effective_rf(lite0.model, x, "_blocks.3", row=99, col=0)

@@ -82,7 +82,8 @@ def stage_layers(trace: Trace) -> list[str]:
 
 @dataclass(frozen=True)
 class StageMap:
-    """The most active channel (highest mean) of one stage layer: ``map`` (H, W) float32."""
+    """The most active channel of one stage layer (highest mean activation among channels that are
+    not nearly constant, i.e. std ≥ 10% of |mean|): ``map`` (H, W) float32."""
 
     layer: str
     channel: int
@@ -130,16 +131,17 @@ def feature_maps(
         if name in seen:
             return
         seen.add(name)
-        a = (output[0] if isinstance(output, (tuple, list)) else output).detach()[0]
-        lo, hi = torch.aminmax(a)
-        ranges.append((float(lo), float(hi)))
+        t = (output[0] if isinstance(output, (tuple, list)) else output).detach()[0]
+        a = t.float().cpu().numpy()  # numpy reductions are far faster than torch's on CPU here
+        ranges.append((float(a.min()), float(a.max())))
         if name in stage_names:
-            means = a.mean(dim=(1, 2))
-            c = int(means.argmax())
-            stages[name] = StageMap(name, c, tuple(a.shape), a[c].float().cpu().numpy().copy(),
-                                    float(means[c]))
+            flat2 = a.reshape(a.shape[0], -1)
+            means, stds = flat2.mean(axis=1), flat2.std(axis=1)
+            flat = stds < 0.1 * np.abs(means)  # (nearly) constant maps carry no spatial pattern
+            c = int(np.argmax(np.where(flat, -np.inf, means))) if not flat.all() else int(means.argmax())
+            stages[name] = StageMap(name, c, tuple(a.shape), a[c].copy(), float(means[c]))
         if name == layer:
-            kept[name] = a.float().cpu().numpy().copy()
+            kept[name] = a.copy()
         if len(seen) == len(spatial):
             raise StopForward
 

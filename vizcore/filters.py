@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from vizcore.hooks import resolve_layer
+from vizcore.hooks import conv_layer_names, resolve_layer
 from vizcore.render import colorize
 
 
@@ -27,6 +27,7 @@ class FilterBank:
     norms: np.ndarray
     groups: int
     in_channels: int
+    first_layer: bool = False  # the first convolution: its input is the RGB image
 
     @property
     def count(self) -> int:
@@ -36,7 +37,7 @@ class FilterBank:
     @property
     def is_rgb(self) -> bool:
         """True for a first layer that looks at the 3 colour channels directly."""
-        return self.in_channels == 3 and self.weight.shape[1] == 3
+        return self.first_layer and self.in_channels == 3 and self.weight.shape[1] == 3
 
     def stats_line(self) -> str:
         """Layer-wide one-liner: count, shape, min/max, mean |w|."""
@@ -55,7 +56,8 @@ def filter_bank(model: nn.Module, layer: str) -> FilterBank:
     w = mod.weight.detach().float().cpu().numpy().copy()
     b = None if mod.bias is None else mod.bias.detach().float().cpu().numpy().copy()
     norms = np.sqrt((w.astype(np.float64) ** 2).reshape(w.shape[0], -1).sum(1)).astype(np.float32)
-    return FilterBank(layer, w, b, norms, int(mod.groups), int(mod.in_channels))
+    first = conv_layer_names(model)[0] == layer
+    return FilterBank(layer, w, b, norms, int(mod.groups), int(mod.in_channels), first)
 
 
 def filter_order(bank: FilterBank, *, sort: str = "index") -> np.ndarray:

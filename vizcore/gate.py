@@ -44,30 +44,46 @@ class Gate:
     ) -> Iterator[None]:
         """Take a slot for the duration of the block.
 
-        ``on_wait(position)`` is called while queued (position 1 = next) every ``poll`` seconds.
-        Raises ``GateTimeout`` after ``timeout`` seconds in the queue. The slot is released on
-        exit, also when the block raises.
+        ``on_wait(position)`` is called while queued (position 1 = next) whenever the position
+        changes and at least every ``poll`` seconds, *outside* the gate's lock, so it may do slow
+        things or raise (e.g. Streamlit stopping a disconnected session's script): the waiter then
+        leaves the queue. Raises ``GateTimeout`` after ``timeout`` seconds in the queue. The slot is
+        released on exit, also when the block raises.
         """
         deadline = time.monotonic() + timeout
         with self._cond:
             self._ticket += 1
             ticket = self._ticket
             self._queue.append(ticket)
-            try:
-                while not (self._running < self.slots and self._queue[0] == ticket):
-                    remaining = deadline - time.monotonic()
+        reported, reported_at = 0, 0.0
+        try:
+            while True:
+                with self._cond:
+                    if self._running < self.slots and self._queue[0] == ticket:
+                        self._queue.remove(ticket)
+                        self._running += 1
+                        self._cond.notify_all()
+                        break
+                    now = time.monotonic()
+                    remaining = deadline - now
                     if remaining <= 0:
                         raise GateTimeout(
                             f"The server is busy ({self._running} computations running, "
                             f"{len(self._queue)} queued). Please try again in a moment."
                         )
-                    if on_wait is not None:
-                        on_wait(self._queue.index(ticket) + 1)
-                    self._cond.wait(min(poll, remaining))
-            finally:
-                self._queue.remove(ticket)
+                    position = self._queue.index(ticket) + 1
+                    due = on_wait is not None and (position != reported or now - reported_at >= poll)
+                    if not due:
+                        self._cond.wait(min(poll, remaining))
+                        continue
+                on_wait(position)  # type: ignore[misc]  # outside the lock: may be slow or raise
+                reported, reported_at = position, time.monotonic()
+        except BaseException:
+            with self._cond:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
                 self._cond.notify_all()
-            self._running += 1
+            raise
         try:
             yield
         finally:

@@ -124,8 +124,8 @@ def region_grid(image: Image.Image, centre: tuple[float, float], side: int, grid
     w, h = image.size
     side = int(max(grid, min(side, w, h)))
     cx, cy = centre[0] * w, centre[1] * h
-    left = int(round(min(max(cx - side / 2, 0), w - side)))
-    top = int(round(min(max(cy - side / 2, 0), h - side)))
+    left = round(min(max(cx - side / 2, 0), w - side))
+    top = round(min(max(cy - side / 2, 0), h - side))
     box = (left, top, left + side, top + side)
     crop = image.convert("RGB" if rgb else "L").crop(box).resize((grid, grid), Image.Resampling.BOX)
     a = np.asarray(crop, dtype=np.float64) / 255.0

@@ -110,7 +110,7 @@ class _Tracer(TorchFunctionMode):
     def put(self, t: torch.Tensor, g: _Geo) -> None:
         self.geo[id(t)] = (weakref.ref(t), g)
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001,ANN204
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         ins = [g for t in tree_flatten((args, kwargs))[0] if (g := self.get(t)) is not None]

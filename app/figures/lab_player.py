@@ -29,7 +29,7 @@ def player_html(spec: dict[str, Any], *, big: bool = False, speed: str = "normal
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <script>{_plotly_js()}</script>
 <style>
- body {{ margin: 0; font-family: "Source Sans Pro", sans-serif; font-size: {size}px; }}
+ body {{ margin: 0; overflow-x: hidden; font-family: "Source Sans Pro", sans-serif; font-size: {size}px; }}
  #bar {{ display: flex; gap: 8px; align-items: center; flex-wrap: wrap; padding: 4px 2px; }}
  #bar button {{ font-size: {size}px; padding: 4px 12px; border-radius: 8px; cursor: pointer;
    border: 1px solid #bbb; background: #fff; }}
@@ -83,7 +83,7 @@ Plotly.newPlot(gd, fig.data, fig.layout, {{displaylogo: false, responsive: true,
   modeBarButtonsToRemove: ["select2d", "lasso2d"]}}).then(() => {{
   Plotly.addFrames(gd, fig.frames);
   gd.on("plotly_sliderchange", e => {{ pause(); cur = names.indexOf(e.step.args[0][0]); label(); }});
-  label(); document.body.focus();
+  show(0); document.body.focus();
 }});
 window.labPlayer = {{show, play, pause, current: () => cur}};
 </script></body></html>"""

@@ -9,7 +9,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from app import resources, widgets
 from app.figures import inside as figures
 from app.tasks import inside as tasks
-from vizcore.features import spatial_layers
+from vizcore.features import spatial_layers, stage_layers
 from vizcore.preprocess import resize_crop
 
 st.title("🧩 Feature maps — what each filter responds to in this photo")
@@ -18,7 +18,8 @@ image = widgets.current_image()
 resources.untrained_banner(loaded)
 trace = resources.compute(tasks.model_trace, loaded, None)
 layers = spatial_layers(trace)
-default = loaded.spec.default_layer if loaded.spec.default_layer in layers else layers[len(layers) // 2]
+stages = stage_layers(trace)
+default = stages[len(stages) // 2] if stages else layers[len(layers) // 2]  # a middle stage
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
 layer = c1.selectbox(

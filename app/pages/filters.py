@@ -34,8 +34,8 @@ st.session_state.setdefault(key, int(order[0]))
 left, right = st.columns([3, 2], gap="large")
 with left:
     if view == "rgb":
-        cols = int(np.ceil(np.sqrt(bank.count)))
-        img, grid = figures.filter_mosaic(rgb_tiles(bank, order), cols=cols)
+        cols = min(8, int(np.ceil(np.sqrt(bank.count))) + 2)
+        img, grid = figures.filter_mosaic(rgb_tiles(bank, order, size=56), cols=cols)
         grid = figures.Grid(order, grid.cols, grid.tile, tile_h=grid.tile_h)
         st.caption("Each tile is one filter seen as a tiny RGB picture (grey = 0, one scale for "
                    "the whole layer). Click a tile to read its numbers.")
@@ -67,9 +67,11 @@ with right:
     bias = "" if bank.bias is None else f" · bias {bank.bias[int(f)]:+.3f}"
     st.markdown(f"**Filter {f}** · norm {bank.norms[int(f)]:.3f}{bias}")
     if bank.is_rgb:
-        for ch, name in enumerate(("red", "green", "blue")):
-            st.plotly_chart(figures.filter_values(w[ch], f"{name} channel", zmax=zmax),
-                            width="stretch", config={"displayModeBar": False})
+        for col, ch, name in zip(st.columns(3), range(3), ("red", "green", "blue"), strict=True):
+            col.plotly_chart(figures.filter_values(w[ch], f"{name} input", zmax=zmax),
+                             width="stretch", config={"displayModeBar": False})
+        st.image(figures.filter_mosaic(rgb_tiles(bank, np.array([int(f)]), size=160), cols=1)[0],
+                 caption="the same filter as a picture", width=160)
     else:
         strongest = int(np.argmax(np.abs(w).sum(axis=(1, 2))))
         i = st.number_input(f"Input channel (0–{w.shape[0] - 1})", 0, w.shape[0] - 1,

@@ -63,7 +63,8 @@ def _whole(image: LoadedImage, op: str, weight: np.ndarray, bias: float, *, mean
     a = np.asarray(img.convert("RGB" if rgb else "L"), dtype=np.float32) / 255.0
     x = torch.from_numpy(a.transpose(2, 0, 1) if rgb else a[None]).float()[None]
     if mean is not None:
-        x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+        x = (x - torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)) / torch.tensor(
+            std, dtype=torch.float32).view(1, 3, 1, 1)
     w = torch.from_numpy(weight).float()
     with torch.no_grad():
         if op in ("max", "avg"):

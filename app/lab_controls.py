@@ -1,0 +1,113 @@
+"""Widgets of the Classroom lab page: read the teacher's choices into hashable task parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import ImageDraw
+from streamlit_image_coordinates import streamlit_image_coordinates
+
+from app.tasks.lab import OPS
+from models.registry import LoadedModel
+from vizcore.hooks import conv_layer_names, resolve_layer
+from vizcore.images import LoadedImage
+from vizcore.kernels import PRESETS, preset
+from vizcore.stepping import same_padding, size_formula
+
+CONVS = ("conv", "depthwise", "transposed")
+PICK_WIDTH = 300
+
+
+def current_centre(image: LoadedImage) -> tuple[float, float]:
+    """Centre of the region as (x, y) fractions of the photo; the middle until the user clicks."""
+    return st.session_state.get(f"lab_centre::{image.digest}", (0.5, 0.5))
+
+
+def region_picker(image: LoadedImage, box: tuple[int, int, int, int] | None) -> None:
+    """Thumbnail with the current region drawn; a click moves its centre (and reruns)."""
+    key = f"lab_centre::{image.digest}"
+    thumb = image.image.copy()
+    scale = PICK_WIDTH / thumb.width
+    thumb = thumb.resize((PICK_WIDTH, max(1, round(thumb.height * scale))))
+    if box is not None:
+        ImageDraw.Draw(thumb).rectangle([round(v * scale) for v in box], outline="#e4572e", width=3)
+    click = streamlit_image_coordinates(thumb, key=f"lab_click::{image.digest}", cursor="crosshair")
+    if click and (click["x"] / thumb.width, click["y"] / thumb.height) != st.session_state.get(
+            f"{key}::last"):
+        centre = (round(click["x"] / thumb.width, 3), round(click["y"] / thumb.height, 3))
+        st.session_state[f"{key}::last"] = centre
+        st.session_state[key] = centre
+        st.rerun()
+    st.caption("Click the photo to move the region (orange box).")
+
+
+def _custom_kernel(k: int, start: str) -> tuple[tuple[float, ...], ...]:
+    base = pd.DataFrame(preset(start, k).round(3), columns=[str(c) for c in range(k)])
+    edited = st.data_editor(base, key=f"lab_custom::{k}::{start}", hide_index=True,
+                            column_config={c: st.column_config.NumberColumn(c, format="%.3f")
+                                           for c in base.columns})
+    return tuple(tuple(float(v) for v in row) for row in edited.to_numpy(dtype=float, na_value=np.nan))
+
+
+def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
+    """All options (hashable) for ``app.tasks.lab.lab`` and the large-font choice."""
+    c1, c2, c3, c4 = st.columns([2.2, 1.2, 1, 1.3])
+    op = c1.selectbox("Operation", list(OPS), format_func=OPS.get, key="lab_op")
+    grid = c2.select_slider("Grid (cells)", list(range(4, 17)), value=8, key="lab_grid",
+                            help="The region is box-downsampled to this many cells per side.")
+    rgb = c3.radio("Colour", ["RGB", "gray"], horizontal=True, key="lab_rgb") == "RGB"
+    big = c4.toggle("Large font (projector)", key="lab_big")
+    side = c4.slider("Region (photo pixels)", 8, 512, 96, step=8, key="lab_side")
+    p: dict[str, Any] = dict(op=op, grid=grid, rgb=rgb, side=side, source="preset",
+                             preset_name="Sobel x", custom=(), k=3, filter_index=0, fold_bn=True,
+                             stride=1, padding=0, dilation=1, channel=0)
+    d1, d2, d3, d4, d5 = st.columns([1.6, 1.4, 1, 1, 1])
+    if op in CONVS:
+        src = d1.radio("Kernel", ["learned filter", "preset", "custom"], horizontal=True,
+                       key="lab_src", help="A real filter of the selected model's first conv layer, "
+                       "a classic hand-made kernel, or your own numbers.")
+        p["source"] = {"learned filter": "learned"}.get(src, src)
+        if p["source"] == "learned":
+            conv = resolve_layer(loaded.model, conv_layer_names(loaded.model)[0])
+            p["k"] = int(conv.kernel_size[0])
+            p["filter_index"] = int(d2.number_input(
+                f"Filter of {conv_layer_names(loaded.model)[0]} (0–{conv.out_channels - 1})", 0,
+                conv.out_channels - 1, 0, key="lab_filter"))
+            p["fold_bn"] = d2.checkbox("Fold the BatchNorm after it", True, key="lab_fold")
+        else:
+            p["k"] = d3.slider("Kernel size", 1, 7, 3, key="lab_k")
+            p["preset_name"] = d2.selectbox("Preset" if p["source"] == "preset" else "Start from",
+                                            PRESETS, index=4, key="lab_preset")
+        p["stride"] = d3.number_input("Stride", 1, 4, 1, key="lab_stride")
+        pad = d4.selectbox("Padding", ["0", "1", "2", "3", "same"], key="lab_pad",
+                           help="Zero padding on every side; 'same' keeps the size (stride 1).")
+        p["padding"] = pad if pad == "same" else int(pad)
+        p["dilation"] = d5.number_input("Dilation", 1, 4, 1, key="lab_dil")
+        if p["source"] == "custom":
+            st.markdown("**Your kernel** — edit the numbers:")
+            p["custom"] = _custom_kernel(p["k"], p["preset_name"])
+    elif op != "gap":
+        p["k"] = d1.slider("Window", 1, 5, 2, key="lab_pool_k")
+        p["stride"] = d2.number_input("Stride", 1, 5, p["k"], key="lab_pool_s")
+    if op in ("depthwise", "max", "avg", "gap") and rgb:
+        p["channel"] = ["R", "G", "B"].index(st.radio("Step channel", ["R", "G", "B"],
+                                                      horizontal=True, key="lab_ch"))
+    return p, big
+
+
+def formula_text(p: dict[str, Any]) -> str:
+    """The output-size formula with the numbers substituted (also for impossible settings)."""
+    n, k = p["grid"], (p["grid"] if p["op"] == "gap" else p["k"])
+    if p["op"] == "transposed":
+        o = (n - 1) * p["stride"] - 2 * int(p["padding"] if p["padding"] != "same" else 0) \
+            + p["dilation"] * (k - 1) + 1
+        return (f"(n − 1)·s − 2p + d(k−1) + 1 = ({n} − 1)·{p['stride']} − 2·{p['padding']} + "
+                f"{p['dilation']}·{k - 1} + 1 = {o}")
+    pad = p["padding"] if p["op"] in CONVS else 0
+    total = sum(same_padding(k, p["dilation"])) if pad == "same" else 2 * int(pad)
+    stride = 1 if p["op"] == "gap" else p["stride"]
+    dil = p["dilation"] if p["op"] in CONVS else 1
+    return size_formula(n, k, stride=stride, pad_total=total, dilation=dil)

@@ -1,0 +1,55 @@
+"""Short explanation panels of the Classroom lab, in our own words (one per operation)."""
+
+from __future__ import annotations
+
+EXPLAIN = {
+    "conv": (
+        "**Convolution** slides one small kernel over the input. At each position it multiplies "
+        "the numbers under the window by the kernel's numbers (the *products*), adds them all up, "
+        "adds one bias, and writes the result into one output cell. The **same kernel** is used at "
+        "every position (parameter sharing), and each output cell only sees a small window (local "
+        "connectivity). With colour, the kernel has one slice per channel: the three channel sums "
+        "are added into **one** number. **Stride** jumps the window by more than one cell (smaller "
+        "output); **padding** adds a border of zeros (blue cells) so the edges get visited too; "
+        "**dilation** spreads the kernel taps apart to see further with the same number of weights. "
+        "An optional **ReLU** then keeps positives and turns negatives into 0."
+    ),
+    "depthwise": (
+        "**Depthwise (grouped) convolution** gives every input channel its **own** kernel and keeps "
+        "the channels apart: the red output only ever sees red input, and so on (groups = number of "
+        "channels). It costs a fraction of a normal convolution; MobileNet and EfficientNet follow "
+        "it with a 1×1 convolution to mix the channels (*depthwise separable*)."
+    ),
+    "transposed": (
+        "**Transposed convolution** makes a feature map **bigger** (decoders, segmentation, GANs). "
+        "It is the same as an ordinary stride-1 convolution over a stretched input: `stride − 1` "
+        "zeros are inserted between the pixels (yellow cells), a border of `d(k−1) − p` zeros is "
+        "added (blue), and the kernel is flipped 180°. That is also how gradients flow backwards "
+        "through a normal convolution."
+    ),
+    "max": (
+        "**Max pooling** keeps only the largest number in each window (the ★ winner). It shrinks "
+        "the map, keeps the strongest evidence and tolerates small shifts — but throws away where "
+        "exactly inside the window it was. **Backward**: the gradient of a window goes **only to "
+        "its winner**; every other cell gets 0."
+    ),
+    "avg": (
+        "**Average pooling** replaces each window by its mean: a kernel of equal weights 1/k². It is "
+        "smoother than max pooling and keeps some information from every cell. **Backward**: each "
+        "window's gradient is **split equally** among its k² cells."
+    ),
+    "gap": (
+        "**Global average pooling** averages the **whole** map into one number per channel. Modern "
+        "CNNs (ResNet, EfficientNet) use it before the classifier instead of big fully connected "
+        "layers: no parameters, and any input size works. **Backward**: every cell gets 1/(H·W) of "
+        "the gradient."
+    ),
+}
+
+GRID_LEGEND = ("Blue cells = zero padding · yellow cells = zeros inserted by a transposed "
+               "convolution · orange boxes = the window (with dilation the taps are separate cells) "
+               "· grey output cells are not computed yet.")
+
+BACKWARD = ("The upstream gradient here is made up (1, 2, 3, … one per output cell) so you can "
+            "follow every number. Each step takes one output cell's gradient and sends it back "
+            "through the pooling window; overlapping windows add up.")

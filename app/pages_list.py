@@ -21,6 +21,7 @@ def pages() -> dict[str, list[st.Page]]:
             st.Page(PAGES / "feature_maps.py", title="Feature maps", icon="🧩"),
             st.Page(PAGES / "architecture.py", title="Architecture", icon="🏛️"),
             st.Page(PAGES / "receptive_field.py", title="Receptive field", icon="🔭"),
+            st.Page(PAGES / "feature_vis.py", title="Feature visualisation", icon="✨"),
         ],
         "Classroom": [st.Page(PAGES / "lab.py", title="Convolution lab", icon="🧮", url_path="lab")],
     }

@@ -20,9 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.registry import load_model  # noqa: E402
-from vizcore.actmax import Settings, Target, render  # noqa: E402
-from vizcore.hooks import capture, frozen, run_until  # noqa: E402
+from models.registry import load_model
+from vizcore.actmax import Settings, Target, render
+from vizcore.hooks import capture, frozen, run_until
 
 SIZE = 224
 
@@ -57,8 +57,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layer", default="_blocks.8")
     ap.add_argument("--channel", type=int, default=10)
-    ap.add_argument("--steps", type=int, default=64, help="our steps (Lucent always runs 256)")
-    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--steps", type=int, default=48, help="our steps (Lucent always runs 256)")
+    ap.add_argument("--lr", type=float, default=0.08)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -89,7 +89,7 @@ class Session:
                 self.run.finished = msg.script_finished
             self._cond.notify_all()
 
-    def _element(self, el) -> None:  # noqa: ANN001 - Element proto
+    def _element(self, el) -> None:
         which = el.WhichOneof("type")
         now = time.monotonic()
         if which == "alert":

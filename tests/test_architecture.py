@@ -3,6 +3,8 @@ published numbers for the registry models), geometry columns and course-vocabula
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -10,6 +12,13 @@ from torch import nn
 from models.registry import list_specs, load_model
 from tests.conftest import assert_clean
 from vizcore.architecture import architecture, residual_blocks
+
+
+@functools.cache
+def _untrained(name: str) -> nn.Module:
+    """One random-weight copy per architecture for the whole module (never mutated)."""
+    return load_model(name, trained=False).model
+
 
 
 class _Tiny(nn.Module):
@@ -62,7 +71,7 @@ def _published(name: str) -> tuple[float, int]:
 
 @pytest.mark.parametrize("name", [s.name for s in list_specs()])
 def test_registry_totals_match(name: str) -> None:
-    model = load_model(name, trained=False).model
+    model = _untrained(name)
     table = architecture(model)
     assert table.total_params == sum(p.numel() for p in model.parameters())
     assert all(r.params >= 0 and r.macs >= 0 for r in table.rows)
@@ -75,7 +84,7 @@ def test_registry_totals_match(name: str) -> None:
 
 
 def test_labels_in_known_models() -> None:
-    labels = {n: {lab for r in architecture(load_model(n, trained=False).model).rows for lab in r.labels}
+    labels = {n: {lab for r in architecture(_untrained(n)).rows for lab in r.labels}
               for n in ("mobilenet_v3_large", "densenet121", "resnet50")}
     assert {"depthwise", "1×1", "residual", "SE gate"} <= labels["mobilenet_v3_large"]
     assert "concat" in labels["densenet121"] and "residual" not in labels["densenet121"]

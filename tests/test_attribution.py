@@ -39,7 +39,7 @@ def test_guided_relu6_by_hand() -> None:
     assert isinstance(model[0], nn.ReLU6)  # restored
 
 
-def test_guided_on_lite0_differs_from_plain_and_has_no_negative_gradients(lite0, chelsea) -> None:  # noqa: ANN001
+def test_guided_on_lite0_differs_from_plain_and_has_no_negative_gradients(lite0, chelsea) -> None:
     model = lite0.model
     x = to_input(chelsea.image, lite0.spec)
     plain, _, _ = input_gradient(model, x, 281)
@@ -83,7 +83,7 @@ def test_guided_restores_modules_after_failure() -> None:
     assert isinstance(model[0], nn.ReLU6)
 
 
-def test_saliency_equals_autograd_gradient(lite0, chelsea) -> None:  # noqa: ANN001
+def test_saliency_equals_autograd_gradient(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     res = explain(lite0.model, x, "saliency", target=281)
     grad, _, _ = input_gradient(lite0.model, x, 281)
@@ -116,7 +116,7 @@ def test_integrated_gradients_completeness() -> None:
 
 
 @pytest.mark.parametrize("method", list(METHODS))
-def test_every_method_on_lite0(method: str, lite0, chelsea) -> None:  # noqa: ANN001
+def test_every_method_on_lite0(method: str, lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     seen: list[float] = []
     res = explain(lite0.model, x, method, layer="_relu1", target=281, progress=seen.append,
@@ -139,7 +139,7 @@ def test_methods_on_inplace_relu_model(method: str) -> None:
     assert_clean(loaded.model)
 
 
-def test_bad_method_and_class_refused(lite0, chelsea) -> None:  # noqa: ANN001
+def test_bad_method_and_class_refused(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     with pytest.raises(ValueError, match="unknown method"):
         explain(lite0.model, x, "lime")
@@ -149,7 +149,7 @@ def test_bad_method_and_class_refused(lite0, chelsea) -> None:  # noqa: ANN001
         assert_clean(lite0.model)
 
 
-def test_smoothgrad_is_deterministic_and_keeps_global_rng(lite0, chelsea) -> None:  # noqa: ANN001
+def test_smoothgrad_is_deterministic_and_keeps_global_rng(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     state = torch.random.get_rng_state()
     a = explain(lite0.model, x, "smoothgrad", target=281, smooth_samples=3)

@@ -17,14 +17,14 @@ def explain_page(**state: object) -> AppTest:
     return at.run()
 
 
-def texts(at) -> str:  # noqa: ANN001
+def texts(at) -> str:
     """Markdown, captions, alerts and image captions of the page."""
     parts = [str(e.value) for e in [*at.markdown, *at.caption, *at.warning, *at.success, *at.error]]
     parts += [img.caption for el in at.get("image") for img in el.proto.imgs]
     return " ".join(parts)
 
 
-def no_errors(at) -> None:  # noqa: ANN001
+def no_errors(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
 
@@ -38,7 +38,7 @@ def test_first_view_and_method_lab() -> None:
     assert at.get("plotly_chart"), "faithfulness chart missing"
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 4  # one row per default method
     # any class from the searchable list, another layer, slow methods with a progress bar
-    at.selectbox(key=[s.key for s in at.selectbox if s.label == "…or any ImageNet class"][0]).set_value(
+    at.selectbox(key=next(s.key for s in at.selectbox if s.label == "…or any ImageNet class")).set_value(
         954).run()  # banana
     no_errors(at)
     assert "“banana”" in texts(at)

@@ -58,7 +58,7 @@ def test_faithfulness_refuses_bad_shapes_and_handles_nan() -> None:
     assert np.isfinite(f.deletion).all() and np.isfinite(f.average_drop)
 
 
-def test_faithfulness_on_lite0_leaves_model_clean(lite0, chelsea) -> None:  # noqa: ANN001
+def test_faithfulness_on_lite0_leaves_model_clean(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     cam = explain(lite0.model, x, "gradcam", layer="_relu1", target=281)
     f = faithfulness(lite0.model, x, cam.heatmap, 281, steps=5)
@@ -76,7 +76,7 @@ def test_spearman() -> None:
     assert spearman(a, np.zeros_like(a)) == 0.0
 
 
-def test_sanity_never_mutates_the_shared_model(lite0, chelsea) -> None:  # noqa: ANN001
+def test_sanity_never_mutates_the_shared_model(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     before = {k: v.clone() for k, v in lite0.model.state_dict().items()}
     res = cascading_randomisation(

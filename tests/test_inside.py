@@ -24,14 +24,14 @@ def _truncated(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
         return acts[layer].clone()
 
 
-def _count_forwards(model: nn.Module, fn) -> int:  # noqa: ANN001
+def _count_forwards(model: nn.Module, fn) -> int:
     calls = []
     with observe(model, [""], before=lambda _n, _i: calls.append(1)):
         fn()
     return len(calls)
 
 
-def test_capture_all_one_forward_equals_truncated(lite0, chelsea) -> None:  # noqa: ANN001
+def test_capture_all_one_forward_equals_truncated(lite0, chelsea) -> None:
     model = lite0.model
     x = to_input(chelsea.image, lite0.spec)
     trace = trace_model(model)
@@ -58,7 +58,7 @@ def test_inplace_relu_outputs_are_copied() -> None:
     assert_clean(model)
 
 
-def test_capture_all_cleans_up_after_failure(lite0) -> None:  # noqa: ANN001
+def test_capture_all_cleans_up_after_failure(lite0) -> None:
     with pytest.raises(ValueError, match="_blocks"):
         capture_all(lite0.model, torch.zeros(1, 3, 224, 224), ["_blocks.99"])
     assert_clean(lite0.model)
@@ -67,7 +67,7 @@ def test_capture_all_cleans_up_after_failure(lite0) -> None:  # noqa: ANN001
     assert_clean(lite0.model)
 
 
-def test_feature_maps_page_pass(lite0, chelsea) -> None:  # noqa: ANN001
+def test_feature_maps_page_pass(lite0, chelsea) -> None:
     model = lite0.model
     x = to_input(chelsea.image, lite0.spec)
     trace = trace_model(model)
@@ -118,7 +118,7 @@ def test_filter_bank_and_pictures() -> None:
         filter_bank(model, "1")
 
 
-def test_trained_first_layer_is_smoother_than_random(lite0) -> None:  # noqa: ANN001
+def test_trained_first_layer_is_smoother_than_random(lite0) -> None:
     """Teaching point of the page: trained stem filters have structure, random ones do not."""
     def roughness(w: np.ndarray) -> float:  # mean |neighbour difference| / mean |w|
         return float((np.abs(np.diff(w, axis=-1)).mean() + np.abs(np.diff(w, axis=-2)).mean())
@@ -129,7 +129,7 @@ def test_trained_first_layer_is_smoother_than_random(lite0) -> None:  # noqa: AN
     assert roughness(trained) < roughness(random)
 
 
-def test_mosaic_click_mapping_and_payload(lite0, chelsea) -> None:  # noqa: ANN001
+def test_mosaic_click_mapping_and_payload(lite0, chelsea) -> None:
     trace = trace_model(lite0.model)
     x = to_input(chelsea.image, lite0.spec)
     fm = feature_maps(lite0.model, x, "_blocks.1._expand_conv", trace=trace)  # 96 × 112 × 112

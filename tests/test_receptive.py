@@ -3,6 +3,7 @@ every registry model (all-positive weights: the nonzero input gradient of a cent
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -14,6 +15,13 @@ from models.registry import list_specs, load_model
 from tests.conftest import assert_clean
 from vizcore.preprocess import to_input
 from vizcore.receptive import RFInfo, effective_rf, receptive_field, rf_box, trace_model
+
+
+@functools.cache
+def _untrained(name: str) -> nn.Module:
+    """One random-weight copy per architecture for the whole module (never mutated)."""
+    return load_model(name, trained=False).model
+
 
 
 def test_resnet18_layer4_known_value() -> None:
@@ -112,7 +120,7 @@ def _positive_copy(name: str) -> nn.Module:
 
 def _check_layers(name: str) -> tuple[list[str], int]:
     """Three layers at different depths whose RF fits well inside a moderate input."""
-    model = load_model(name, trained=False).model
+    model = _untrained(name)
     trace = trace_model(model, input_size=224)
     adaptive = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # their windows change with the input
     resizing = {n for n, m in model.named_modules() if any(isinstance(c, adaptive) for c in m.modules())}
@@ -127,7 +135,7 @@ def _check_layers(name: str) -> tuple[list[str], int]:
 @pytest.mark.parametrize("name", [s.name for s in list_specs()])
 def test_brute_force_gradient_extent_matches(name: str) -> None:
     layers, size = _check_layers(name)
-    original = load_model(name, trained=False).model
+    original = _untrained(name)
     trace = trace_model(original, input_size=size)
     model = _positive_copy(name)
     x = 0.5 + torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1),

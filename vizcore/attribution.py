@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 from torch import nn
 
-from vizcore.cam import GRAD_CAMS, CamResult, check_target, gradient_cam, score_cam
+from vizcore.cam import GRAD_CAMS, CamResult, check_target, gradient_cam, score_cam, unit_scale
 from vizcore.guided import guided_backprop, guided_grad_cam
 from vizcore.hooks import frozen, model_device
+
+PIXEL_PERCENTILE = 99.5  # pixel maps are scaled so the top 0.5 % of pixels saturate
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,9 @@ def _pixel_result(attr: torch.Tensor, *, reduce: str, target: int, method: str, 
         raw = a.sum(0).abs()
     else:
         raw = a.mean(0).clamp_min(0)
-    top = float(raw.max())
-    if not np.isfinite(top) or top <= 0:
-        heat = np.zeros(tuple(raw.shape), np.float32)
+    heat = unit_scale(raw.numpy(), q=100.0 if reduce == "pos" else PIXEL_PERCENTILE)
+    if not heat.any():
         msg = msg or "The map is all zero: nothing in the photo raises this class's score here."
-    else:
-        heat = (raw / top).numpy().astype(np.float32)
     return CamResult(heat, raw.numpy(), target, "input", method, time.perf_counter() - start, msg)
 
 

@@ -81,6 +81,15 @@ def to_heatmap(raw: torch.Tensor, size: tuple[int, int], layer: str) -> tuple[np
     return (up / top).numpy().astype(np.float32), msg
 
 
+def unit_scale(raw: np.ndarray, *, q: float = 100.0) -> np.ndarray:
+    """Non-negative map → [0, 1] by dividing by its ``q``-th percentile (clipped); ``q`` < 100 keeps
+    sparse pixel maps visible (a few extreme pixels would otherwise make everything else dark)."""
+    raw = np.nan_to_num(np.asarray(raw, np.float32), nan=0.0, posinf=0.0, neginf=0.0).clip(min=0)
+    top = float(np.percentile(raw, q)) if raw.size else 0.0
+    top = top if top > 0 else (float(raw.max()) if raw.size else 0.0)
+    return (raw / top).clip(0, 1).astype(np.float32) if top > 0 else np.zeros(raw.shape, np.float32)
+
+
 def _check_input(x: torch.Tensor) -> None:
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"expected an input of shape (1, C, H, W), got {tuple(x.shape)}")

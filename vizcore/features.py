@@ -82,8 +82,9 @@ def stage_layers(trace: Trace) -> list[str]:
 
 @dataclass(frozen=True)
 class StageMap:
-    """The most active channel of one stage layer (highest mean activation among channels that are
-    not nearly constant, i.e. std ≥ 10% of |mean|): ``map`` (H, W) float32."""
+    """The most active channel of one stage layer: highest mean activation among channels with a
+    spatial pattern (std ≥ 10% of |mean|, at most half the units at the layer's maximum):
+    ``map`` (H, W) float32."""
 
     layer: str
     channel: int
@@ -137,7 +138,8 @@ def feature_maps(
         if name in stage_names:
             flat2 = a.reshape(a.shape[0], -1)
             means, stds = flat2.mean(axis=1), flat2.std(axis=1)
-            flat = stds < 0.1 * np.abs(means)  # (nearly) constant maps carry no spatial pattern
+            saturated = (flat2 >= 0.98 * flat2.max()).mean(axis=1) > 0.5  # e.g. ReLU6 stuck at 6
+            flat = (stds < 0.1 * np.abs(means)) | saturated  # no spatial pattern to show
             c = int(np.argmax(np.where(flat, -np.inf, means))) if not flat.all() else int(means.argmax())
             stages[name] = StageMap(name, c, tuple(a.shape), a[c].copy(), float(means[c]))
         if name == layer:

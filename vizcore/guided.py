@@ -20,23 +20,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from vizcore.cam import CamResult, check_target, gradient_cam
+from vizcore.cam import CamResult, check_target, gradient_cam, unit_scale
 from vizcore.hooks import frozen, model_device
 
 RECTIFIERS = (nn.ReLU, nn.ReLU6)
+PIXEL_PERCENTILE = 99.5  # as in vizcore.attribution: the top 0.5 % of pixels saturate
 
 
 class _GuidedClamp(torch.autograd.Function):
     """clamp(x, 0, cap) forward; guided (positive-only, active-only) gradient backward."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, cap: float) -> torch.Tensor:  # noqa: ANN001 - autograd ctx
+    def forward(ctx, x: torch.Tensor, cap: float) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.cap = cap
         return x.clamp(0, cap) if math.isfinite(cap) else x.clamp_min(0)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001 - autograd ctx
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         active = (x > 0) & (x < ctx.cap)
         return grad * (active & (grad > 0)).to(grad.dtype), None
@@ -98,9 +99,7 @@ def _none() -> Iterator[int]:
 
 def _pixel_map(grad: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) gradient → (H, W) max |g| over channels, scaled to [0, 1] (zeros if constant)."""
-    m = grad[0].abs().amax(0).float()
-    top = float(m.max())
-    return (m / top).numpy() if top > 0 else np.zeros(m.shape, np.float32)
+    return unit_scale(grad[0].abs().amax(0).float().numpy(), q=PIXEL_PERCENTILE)
 
 
 def guided_backprop(model: nn.Module, x: torch.Tensor, target: int | None = None) -> CamResult:
@@ -119,9 +118,8 @@ def guided_grad_cam(model: nn.Module, x: torch.Tensor, *, layer: str | None = No
     cam = gradient_cam(model, x, method="gradcam", layer=layer, target=target)
     grad, target, n = input_gradient(model, x, cam.target, guided=True)
     prod = grad[0].abs().amax(0).numpy() * cam.heatmap
-    top = float(prod.max())
-    heat = (prod / top).astype(np.float32) if top > 0 else np.zeros_like(prod, dtype=np.float32)
-    msg = cam.message or (None if top > 0 else "The map is all zero (Grad-CAM is zero everywhere).")
+    heat = unit_scale(prod, q=PIXEL_PERCENTILE)
+    msg = cam.message or (None if heat.any() else "The map is all zero (Grad-CAM is zero everywhere).")
     if not n:
         msg = "This model has no ReLU/ReLU6 modules, so the guided part equals the plain gradient."
     return CamResult(heat, prod.astype(np.float32), target, cam.layer, "guided_gradcam",

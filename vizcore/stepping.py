@@ -1,11 +1,8 @@
-"""Convolution and pooling step geometry as plain data (no torch needed; torch is the test oracle).
+"""Convolution and pooling step geometry as plain data (torch is only the test oracle).
 
-Every function returns a frozen dataclass holding the (padded) input grid, a ``kinds`` grid telling
-which cells are real / padding / inserted zeros, the full output, and one ``Step`` per output cell
-in row-major order with the input indices used, the values, the products and the result. The
-classroom animation only indexes into these steps.
-
-Shapes: inputs ``x`` are ``(C, H, W)`` float arrays (a ``(H, W)`` array is one channel).
+Each function returns a ``StepPlan``: the padded input, a ``kinds`` grid (real / padding / inserted
+zero), the output, and one ``Step`` per output cell (row-major) with the input indices, values,
+products and result. Inputs ``x`` are ``(C, H, W)`` float arrays (``(H, W)`` = one channel).
 """
 
 from __future__ import annotations
@@ -21,15 +18,10 @@ Padding = int | Literal["same"]
 
 @dataclass(frozen=True)
 class Step:
-    """One output cell. Index arrays are ``(G, kh, kw)``: G input channels seen by this cell.
-
-    ``rows``/``cols`` index the padded grid ``padded``; ``channels`` the input channels (G,).
-    ``values`` are the inputs under the window, ``weights`` the kernel taps, ``products`` their
-    element-wise product, ``channel_sums`` (G,) the per-channel sums, ``total`` their sum and
-    ``value`` = total + bias (the output before any activation). Pooling steps have
-    ``weights = 1/k²`` (avg) or a one-hot of the winner (max), and ``winner`` = the flat index of the
-    max inside the window (``-1`` for average pooling).
-    """
+    """One output cell. ``rows``/``cols``/``values``/``weights``/``products`` are (G, kh, kw) for the
+    G input ``channels`` seen (indices into the padded grid); ``channel_sums`` (G,); ``value`` =
+    ``total`` + ``bias``, before any activation. Pooling: ``weights`` = 1/k² (avg) or a one-hot of
+    the ``winner`` (max; flat index in the window, −1 for average)."""
 
     out: tuple[int, int, int]
     channels: np.ndarray
@@ -47,11 +39,8 @@ class Step:
 
 @dataclass(frozen=True)
 class StepPlan:
-    """All steps of one operation. ``padded`` (C, Hp, Wp), ``kinds`` (Hp, Wp), ``output`` (O, Ho, Wo).
-
-    ``pad`` = (top, bottom, left, right) cells added (negative = cropped, transposed conv only).
-    ``formula`` explains the output size with the numbers substituted.
-    """
+    """All steps of one operation. ``padded`` (C, Hp, Wp), ``kinds`` (Hp, Wp), ``output`` (O, Ho, Wo);
+    ``pad`` = (top, bottom, left, right) (negative = cropped); ``formula`` with numbers substituted."""
 
     op: str
     padded: np.ndarray

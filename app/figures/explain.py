@@ -6,8 +6,8 @@ import io
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 from PIL import Image
+from plotly.subplots import make_subplots
 
 from vizcore.cam import CamResult
 from vizcore.faithfulness import Faithfulness

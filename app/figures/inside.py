@@ -151,9 +151,10 @@ def filter_values(values: np.ndarray, title: str, *, zmax: float | None = None) 
         texttemplate="%{text:.2f}", textfont=dict(size=max(10, 22 - 2 * kw)),
         hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>", showscale=False,
     ))
-    fig.update_layout(title=title, height=max(200, 46 * kh + 50), margin=dict(l=4, r=4, t=36, b=4))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
+    fig.update_layout(title=title, height=min(520, max(220, 48 * kh + 60)),
+                      margin=dict(l=4, r=4, t=36, b=4))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showticklabels=False)
+    fig.update_xaxes(constrain="domain", showticklabels=False)
     return fig
 
 

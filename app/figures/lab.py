@@ -7,144 +7,28 @@ buttons drive them in the browser (``app/figures/lab_player.py`` adds step ± bu
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vizcore.stepping import REAL, Routing, Step, StepPlan
+from app.figures.lab_anim import (
+    ACCENT,
+    CHANNEL_SCALES,
+    DIVERGING,
+    KINDS_SCALE,
+    WIN,
+    Spec,
+    animation,
+    boxes,
+    channel_steps,
+    rounded,
+    sizes,
+    square_axes,
+)
+from app.figures.lab_backward import backward_figure
+from vizcore.stepping import REAL, Step, StepPlan
 
-ACCENT, WIN = "#e4572e", "#ffd400"
-KINDS_SCALE = [[0, "#ffffff"], [0.5, "#dbe6f5"], [1, "#fff1c2"]]  # real · padding · inserted zero
-DIVERGING = "RdBu_r"
-CHANNEL_SCALES = {
-    "R": [[0, "#000"], [1, "#ff5a5a"]],
-    "G": [[0, "#000"], [1, "#4fd16b"]],
-    "B": [[0, "#000"], [1, "#5a8cff"]],
-    "gray": [[0, "#000"], [1, "#fff"]],
-}
-
-
-def channel_steps(plan: StepPlan, channel: int) -> list[int]:
-    """Indices of the steps that compute output channel ``channel`` (row-major)."""
-    idx = [t for t, s in enumerate(plan.steps) if s.out[0] == channel]
-    if not idx:
-        raise ValueError(f"Output channel {channel} does not exist (0–{plan.output.shape[0] - 1}).")
-    return idx
-
-
-def _r(a: np.ndarray, nd: int = 3) -> list:
-    return np.round(np.where(np.isfinite(a), a, np.nan), nd).tolist()
-
-
-def _boxes(rows: np.ndarray, cols: np.ndarray) -> tuple[list, list]:
-    """Outline of every cell in (rows, cols): separate squares, so dilated taps show as gaps."""
-    xs: list = []
-    ys: list = []
-    for r, c in zip(np.ravel(rows).tolist(), np.ravel(cols).tolist(), strict=True):
-        xs += [c - 0.5, c + 0.5, c + 0.5, c - 0.5, c - 0.5, None]
-        ys += [r - 0.5, r - 0.5, r + 0.5, r + 0.5, r - 0.5, None]
-    return xs, ys
-
-
-def _sizes(big: bool) -> tuple[int, int]:
-    return (18, 15) if big else (13, 10)
-
-
-def _axes(fig: go.Figure, n_axes: int) -> None:
-    for i in range(1, n_axes + 1):
-        sx = "" if i == 1 else str(i)
-        fig.layout[f"xaxis{sx}"].update(
-            showgrid=False, zeroline=False, showticklabels=False, ticks="", constrain="domain"
-        )
-        fig.layout[f"yaxis{sx}"].update(
-            showgrid=False,
-            zeroline=False,
-            showticklabels=False,
-            autorange="reversed",
-            scaleanchor=f"x{sx}",
-            constrain="domain",
-            ticks="",
-        )
-
-
-Spec = dict[str, Any]
-
-
-def _animation(
-    fig: go.Figure, frames: list[dict], labels: list[str], *, speed_ms: int, font: int, title_size: int
-) -> Spec:
-    """Plain plotly JSON with frames, slider and play/pause (frames skip graph_objects validation,
-    which would cost ~1 s for 256 frames)."""
-    fig.update_layout(
-        title=dict(text=frames[0]["layout"]["title"]["text"], font=dict(size=title_size), x=0.01)
-    )
-    spec = json.loads(fig.to_json())
-    spec["frames"] = frames
-    step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    spec["layout"].update(
-        sliders=[
-            dict(
-                active=0,
-                x=0.08,
-                len=0.9,
-                y=0,
-                yanchor="top",
-                pad=dict(t=10, b=0),
-                font=dict(color="rgba(0,0,0,0)", size=2),
-                ticklen=0,
-                minorticklen=0,
-                currentvalue=dict(prefix="step ", font=dict(size=font + 2)),
-                steps=[
-                    dict(method="animate", label=lab, args=[[f["name"]], step_args])
-                    for f, lab in zip(frames, labels, strict=True)
-                ],
-            )
-        ],
-        updatemenus=[
-            dict(
-                type="buttons",
-                direction="left",
-                x=0,
-                y=0,
-                xanchor="left",
-                yanchor="top",
-                pad=dict(t=20),
-                showactive=False,
-                font=dict(size=font),
-                buttons=[
-                    dict(
-                        label="▶",
-                        method="animate",
-                        args=[
-                            None,
-                            dict(
-                                mode="immediate",
-                                fromcurrent=True,
-                                frame=dict(duration=speed_ms, redraw=True),
-                                transition=dict(duration=0),
-                            ),
-                        ],
-                    ),
-                    dict(
-                        label="⏸",
-                        method="animate",
-                        args=[
-                            [None],
-                            dict(
-                                mode="immediate",
-                                frame=dict(duration=0, redraw=False),
-                                transition=dict(duration=0),
-                            ),
-                        ],
-                    ),
-                ],
-            )
-        ],
-    )
-    return spec
+__all__ = ["backward_figure", "channel_steps", "forward_figure"]
 
 
 def _equation(plan: StepPlan, s: Step, names: tuple[str, ...], relu: bool) -> str:
@@ -183,7 +67,7 @@ def forward_figure(
     out = plan.output[channel]
     shown = np.maximum(out, 0) if relu else out
     wo = out.shape[1]
-    font, cell = _sizes(big)
+    font, cell = sizes(big)
     fmt = "%{z:.2f}" if wp <= 12 or big else "%{z:.1f}"
     conv = not plan.op.endswith("_pool")
     maxpool = plan.op == "max_pool"
@@ -228,11 +112,11 @@ def forward_figure(
         vals = np.where(kinds == REAL, plan.padded[ch], np.nan)
         fig.add_trace(
             go.Heatmap(
-                z=_r(vals),
+                z=rounded(vals),
                 colorscale=CHANNEL_SCALES.get(name, DIVERGING),
                 showscale=False,
                 texttemplate=fmt,
-                textfont=dict(size=cell),
+                textfont=dict(size=cell if wp > 12 else font),
                 xgap=1,
                 ygap=1,
                 hovertemplate=f"{name} row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>",
@@ -252,7 +136,7 @@ def forward_figure(
             frame_traces.append(len(fig.data))
         fig.add_trace(
             go.Heatmap(
-                z=_r(first.weights[r]),
+                z=rounded(first.weights[r]),
                 colorscale=DIVERGING,
                 zmid=0,
                 zmin=-kabs,
@@ -270,7 +154,7 @@ def forward_figure(
         frame_traces.append(len(fig.data))
         fig.add_trace(
             go.Heatmap(
-                z=_r(first.products[r]),
+                z=rounded(first.products[r]),
                 colorscale=DIVERGING,
                 zmid=0,
                 zmin=-zabs,
@@ -303,12 +187,12 @@ def forward_figure(
     oscale = DIVERGING if conv else CHANNEL_SCALES.get(names[channel % len(names)], DIVERGING)
     fig.add_trace(
         go.Heatmap(
-            z=_r(shown),
+            z=rounded(shown),
             colorscale=oscale,
             zmid=0 if conv else None,
             showscale=False,
             texttemplate=fmt,
-            textfont=dict(size=cell),
+            textfont=dict(size=cell if wp > 12 else font),
             xgap=1,
             ygap=1,
             hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>",
@@ -346,16 +230,16 @@ def forward_figure(
         s = plan.steps[t]
         data: list = []
         for r in range(g):
-            xs, ys = _boxes(s.rows[r], s.cols[r])
+            xs, ys = boxes(s.rows[r], s.cols[r])
             data.append(dict(type="scatter", x=xs, y=ys))
             if maxpool:
-                data.append(dict(type="heatmap", z=_r(s.weights[r])))
-            data.append(dict(type="heatmap", z=_r(s.products[r])))
+                data.append(dict(type="heatmap", z=rounded(s.weights[r])))
+            data.append(dict(type="heatmap", z=rounded(s.products[r])))
             if maxpool:
                 wr, wc = np.unravel_index(s.winner, s.rows[r].shape)
                 data.append(dict(type="scatter", x=[int(s.cols[r][wr, wc])], y=[int(s.rows[r][wr, wc])]))
         data.append(dict(type="heatmap", zmin=pos + 0.5 - len(idx), zmax=pos + 0.5 + len(idx)))
-        xs, ys = _boxes(np.array([s.out[1]]), np.array([s.out[2]]))
+        xs, ys = boxes(np.array([s.out[1]]), np.array([s.out[2]]))
         data.append(dict(type="scatter", x=xs, y=ys))
         title = f"step {pos + 1}/{len(idx)} · output[{s.out[1]}, {s.out[2]}]: " + _equation(
             plan, s, names, relu and conv
@@ -370,107 +254,14 @@ def forward_figure(
         plot_bgcolor="white",
     )
     fig.update_annotations(font_size=font + 1)
-    _axes(fig, 3 * g + 1)
-    return _animation(
-        fig, frames, [str(p + 1) for p in range(len(idx))], speed_ms=speed_ms, font=font, title_size=font + 5
-    )
-
-
-def backward_figure(
-    plan: StepPlan, routing: Routing, *, channel: int = 0, big: bool = False, speed_ms: int = 700
-) -> Spec:
-    """Pooling backward: the upstream gradient cell of each step and where it is routed to.
-
-    Left: upstream gradient (Ho, Wo); right: the input gradient (H, W) accumulating step by step.
-    """
-    idx = channel_steps(plan, channel)
-    font, cell = _sizes(big)
-    g_out = routing.grad_out[channel]
-    h, w = routing.grad_in.shape[1:]
-    t0, _, l0, _ = plan.pad
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        column_widths=[max(g_out.shape[1], 3), w],
-        horizontal_spacing=0.06,
-        subplot_titles=["upstream gradient ∂L/∂output", "gradient at the input ∂L/∂x"],
-    )
-    fig.add_trace(
-        go.Heatmap(
-            z=g_out.tolist(),
-            colorscale="Oranges",
-            showscale=False,
-            texttemplate="%{z:.3g}",
-            xgap=1,
-            ygap=1,
-            hoverinfo="skip",
+    return square_axes(
+        animation(
+            fig,
+            frames,
+            [str(p + 1) for p in range(len(idx))],
+            speed_ms=speed_ms,
+            font=font,
+            title_size=font + 5,
         ),
-        row=1,
-        col=1,
-    )
-    acc = np.zeros((h, w))
-    fig.add_trace(
-        go.Heatmap(
-            z=acc.tolist(),
-            colorscale="Oranges",
-            zmin=0,
-            zmax=float(routing.grad_in[channel].max()) or 1.0,
-            showscale=False,
-            texttemplate="%{z:.3g}",
-            xgap=1,
-            ygap=1,
-            hoverinfo="skip",
-        ),
-        row=1,
-        col=2,
-    )
-    for col in (1, 2):
-        fig.add_trace(
-            go.Scatter(
-                x=[], y=[], mode="lines", line=dict(color=ACCENT, width=4), hoverinfo="skip", showlegend=False
-            ),
-            row=1,
-            col=col,
-        )
-    frames = []
-    for pos, t in enumerate(idx):
-        s, share = plan.steps[t], routing.shares[t]
-        rows, cols = s.rows[0] - t0, s.cols[0] - l0
-        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-        np.add.at(acc, (rows[inside], cols[inside]), share[inside])
-        gv = g_out[s.out[1:]]
-        if plan.op == "max_pool":
-            wr, wc = np.unravel_index(s.winner, rows.shape)
-            msg = (
-                f"max: all of {gv:.3g} goes to the winner (input row {rows[wr, wc]}, col "
-                f"{cols[wr, wc]}); the other cells get 0"
-            )
-            tr, tc = [rows[wr, wc]], [cols[wr, wc]]
-        else:
-            msg = f"average: {gv:.3g} / {rows.size} = {gv / rows.size:.3g} to each cell of the window"
-            tr, tc = rows[inside], cols[inside]
-        ox, oy = _boxes(np.array([s.out[1]]), np.array([s.out[2]]))
-        ix, iy = _boxes(np.asarray(tr), np.asarray(tc))
-        frames.append(
-            dict(
-                name=str(pos),
-                traces=[1, 2, 3],
-                data=[
-                    dict(type="heatmap", z=np.round(acc, 4).tolist()),
-                    dict(type="scatter", x=ox, y=oy),
-                    dict(type="scatter", x=ix, y=iy),
-                ],
-                layout=dict(title=dict(text=f"step {pos + 1}/{len(idx)} · {msg}")),
-            )
-        )
-    fig.update_layout(
-        font=dict(size=font),
-        height=int(max(h, 4) * (cell + 18) + 190),
-        margin=dict(l=20, r=10, t=80, b=90),
-        plot_bgcolor="white",
-    )
-    fig.update_annotations(font_size=font + 1)
-    _axes(fig, 2)
-    return _animation(
-        fig, frames, [str(p + 1) for p in range(len(idx))], speed_ms=speed_ms, font=font, title_size=font + 4
+        3 * g + 1,
     )

@@ -118,7 +118,7 @@ if st.toggle("Run the cascading-randomisation check (Adebayo et al. 2018)", key=
     sm = s1.selectbox("Method", fast, format_func=lambda m: METHODS[m].label, key="sanity-method")
     top_n = s2.slider("Re-initialise the top N layers", 1, min(40, view.randomisable),
                       min(8, view.randomisable))
-    counts = tuple(sorted({int(round(v)) for v in np.linspace(1, top_n, 3)}))
+    counts = tuple(sorted({int(v + 0.5) for v in np.linspace(1, top_n, 3)}))
     with st.spinner(f"Re-computing {METHODS[sm].label} on {len(counts)} randomised copies…"):
         res = resources.compute(tasks.sanity, loaded, image, method=sm, layer=layer, target=target,
                                 counts=counts)

@@ -67,11 +67,12 @@ with right:
     bias = "" if bank.bias is None else f" · bias {bank.bias[int(f)]:+.3f}"
     st.markdown(f"**Filter {f}** · norm {bank.norms[int(f)]:.3f}{bias}")
     if bank.is_rgb:
-        for col, ch, name in zip(st.columns(3), range(3), ("red", "green", "blue"), strict=True):
-            col.plotly_chart(figures.filter_values(w[ch], f"{name} input", zmax=zmax),
+        names = ("red", "green", "blue")
+        for tab, ch, name in zip(st.tabs([f"{n} input" for n in names]), range(3), names, strict=True):
+            tab.plotly_chart(figures.filter_values(w[ch], f"weights on the {name} channel", zmax=zmax),
                              width="stretch", config={"displayModeBar": False})
-        st.image(figures.filter_mosaic(rgb_tiles(bank, np.array([int(f)]), size=160), cols=1)[0],
-                 caption="the same filter as a picture", width=160)
+        st.image(figures.filter_mosaic(rgb_tiles(bank, np.array([int(f)]), size=120), cols=1)[0],
+                 caption="the same filter as a picture (grey = 0)", width=124)
     else:
         strongest = int(np.argmax(np.abs(w).sum(axis=(1, 2))))
         i = st.number_input(f"Input channel (0–{w.shape[0] - 1})", 0, w.shape[0] - 1,

@@ -75,7 +75,7 @@ def sanity(loaded: LoadedModel, image: LoadedImage, *, method: str, layer: str, 
         raise ValueError(f"{METHODS[method].label} is too slow for the sanity check here; pick another.")
     x = to_input(image.image, loaded.spec)
 
-    def run(model, xx) -> np.ndarray:  # noqa: ANN001 - nn.Module, Tensor
+    def run(model, xx) -> np.ndarray:
         return explain(model, xx, method, layer=layer, target=target, **OPTIONS.get(method, {})).heatmap
 
     return cascading_randomisation(loaded.model, x, run, counts=counts)

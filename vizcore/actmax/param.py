@@ -58,7 +58,7 @@ def rgb_to_spectrum(rgb: torch.Tensor, scale: torch.Tensor, *, eps: float = 1e-4
     """Inverse of ``to_image`` for an RGB image (B, 3, S, S) in (0, 1) (used by tests)."""
     rgb = rgb.clamp(eps, 1 - eps)
     logits = torch.log(rgb) - torch.log1p(-rgb)
-    x = torch.einsum("bdhw,cd->bchw", logits, torch.linalg.inv(COLOR_NORMALISED).to(rgb).T)
-    spec = torch.fft.rfftn(x * MAGIC, norm="ortho") / scale
+    x = torch.einsum("bdhw,cd->bchw", logits, torch.linalg.inv(COLOR_NORMALISED).to(rgb))
+    spec = torch.fft.rfftn(x * MAGIC, dim=(-2, -1), norm="ortho") / scale
     return torch.view_as_real(spec).contiguous()
 

@@ -25,12 +25,13 @@ class Settings:
     """Everything besides the target that changes the image (all part of the cache key)."""
 
     size: int = 128
-    steps: int = 96
-    lr: float = 0.05
+    steps: int = 64
+    lr: float = 0.08
     seed: int = 0
     robust: bool = True
     diversity: float = 0.0
     decay_power: float = 1.0
+    polish: float = 0.25  # final fraction of steps without transforms (sharpens the peak)
 
     def __post_init__(self) -> None:
         if not 32 <= self.size <= 512:
@@ -39,6 +40,8 @@ class Settings:
             raise ValueError(f"Steps must be 1–4096, got {self.steps}.")
         if not self.lr > 0:
             raise ValueError("The learning rate must be positive.")
+        if not 0 <= self.polish <= 1:
+            raise ValueError("polish is a fraction of the steps, 0–1.")
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict (for cache keys and reports)."""
@@ -114,12 +117,13 @@ def render(
     sd = torch.tensor(std, device=dev).view(1, 3, 1, 1)
     spectrum = param.init_spectrum(seeds, s).to(dev).requires_grad_(True)
     opt = torch.optim.Adam([spectrum], lr=settings.lr)
+    robust_steps = settings.steps - round(settings.polish * settings.steps) if settings.robust else 0
     history = np.zeros((settings.steps, len(seeds)), dtype=np.float32)
     layer = target.hooked_layer
     with frozen(model), capture(model, [layer] if layer else [], stop_after=True) as store:
         for step in range(settings.steps):
             img = param.to_image(spectrum, scale)
-            x = robust(img, gens, rob) if settings.robust else img
+            x = robust(img, gens, rob) if step < robust_steps else img
             act = _forward(model, (x - m) / sd, store, layer)
             if step == 0:
                 objectives.check_shape(act, target)

@@ -1,0 +1,374 @@
+"""Classroom scale: N real sessions against one ``streamlit run`` (loopback), driven over the websocket.
+
+Starts the app itself on a free localhost port and stops only that server. Phases, all bounded in
+count and time:
+
+1. payload — one session visits every page (defaults) and records the largest websocket message;
+2. serial floor — a few sessions, one at a time on an idle server, upload a fresh photo on the
+   Explain page and time upload → Grad-CAM image; floor = sessions × median;
+3. load — N sessions on the Explain page upload N distinct photos at once; each waits for its
+   Grad-CAM, which must equal the same request computed alone (top-1 class + overlay pixels) with no
+   error/exception; the compute gate must show "Queued — position N"; then the session closes its
+   tab while the rest of its page is still computing (queued work must be dropped);
+4. memory — M sessions do ``cycles`` upload→compute cycles on the Predict page (every photo new);
+   the server's RSS (``/proc/<pid>/status``) is sampled after every cycle.
+
+Last line: ``RESULT sessions=<n> errors=<e> wrong=<w> p95_over_floor=<r> rss_growth_pct=<g>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.loadclient import Run, Session, open_session  # noqa: E402
+
+PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "immunohistochemistry", "camera")
+PAGES = ("", "explain", "filters", "feature_maps", "architecture", "receptive_field", "lab")
+GRADCAM = "Grad-CAM for"
+
+
+def free_port(lo: int = 8620, hi: int = 8629) -> int:
+    """First free loopback port in [lo, hi] (the ports this benchmark may use)."""
+    for port in range(lo, hi + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {lo}-{hi}")
+
+
+def photo_variants(n: int, *, seed: int) -> list[tuple[str, bytes]]:
+    """``n`` distinct PNG photos: scikit-image samples mirrored, rotated, cropped and re-lit."""
+    from skimage import data
+
+    base = [Image.fromarray(getattr(data, p)()).convert("RGB") for p in PHOTOS]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        img = base[i % len(base)]
+        k = i // len(base) + seed
+        img = ImageOps.mirror(img) if k % 2 else img
+        w, h = img.size
+        dx, dy = int(rng.integers(0, w // 8)), int(rng.integers(0, h // 8))
+        img = img.crop((dx, dy, w - int(rng.integers(0, w // 8)), h - int(rng.integers(0, h // 8))))
+        img = img.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR)
+        gain = float(rng.uniform(0.85, 1.15))
+        img = Image.eval(img, lambda v, g=gain: min(255, int(v * g)))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=1)
+        out.append((f"photo-{seed}-{i:03d}.png", buf.getvalue()))
+    return out
+
+
+class Server:
+    """``streamlit run app/main.py`` on 127.0.0.1:``port``; ``stop()`` ends only this process."""
+
+    def __init__(self, port: int, cache_dir: str) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = Path(cache_dir) / "streamlit.log"
+        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
+               "--server.port", str(port), "--server.address", "127.0.0.1",
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.enableXsrfProtection", "false", "--server.fileWatcherType", "none",
+               "--server.runOnSave", "false"]
+        env = {**os.environ, "CNN_LENS_CACHE": cache_dir}
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.3)
+
+    def rss_mb(self) -> float:
+        """Resident set size of the server process, MB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def problems(run: Run) -> list[str]:
+    """Errors and tracebacks a user would have seen in this run."""
+    return run.exceptions + [f"{k}: {b[:120]}" for k, b in run.alerts if k == "error"]
+
+
+def has_cam(run: Run) -> bool:
+    return any(c.startswith(GRADCAM) for c, _, _ in run.images) or bool(problems(run)) \
+        or run.finished is not None
+
+
+class Expected:
+    """The same Grad-CAM request computed alone, in this process, with the page's defaults."""
+
+    def __init__(self) -> None:
+        import torch
+
+        from app.figures import explain as figures
+        from app.tasks import explain as tasks
+        from models.registry import load_model
+        from vizcore.render import COLORMAPS
+
+        torch.set_num_threads(2)
+        self.loaded = load_model("efficientnet_lite0")
+        self.tasks, self.figures = tasks, figures
+        self.cmap = next(c for c in COLORMAPS if c in ("viridis", "inferno", "turbo"))
+
+    def __call__(self, data: bytes) -> tuple[str, np.ndarray]:
+        """(top-1 class name, overlay RGB uint8) the Explain page shows first for ``data``."""
+        from vizcore.images import load_image
+        from vizcore.preprocess import resize_crop
+
+        image = load_image(data)
+        view = self.tasks.overview(self.loaded, image)
+        cam = self.tasks.method_view(self.loaded, image, method="gradcam", layer=view.layers[0],
+                                     target=view.prediction.top1, faithful=False).cam
+        photo = resize_crop(image.image, self.loaded.spec)
+        over = self.figures.cam_overlay(photo, cam, cmap=self.cmap, alpha=0.5)
+        return self.loaded.spec.categories[view.prediction.top1], np.asarray(over.convert("RGB"))
+
+
+def check_cam(sess: Session, run: Run, expected: tuple[str, np.ndarray]) -> str:
+    """'' if the Grad-CAM shown equals the one computed alone, else why not."""
+    caption, url, _ = next(i for i in run.images if i[0].startswith(GRADCAM))
+    name, want = expected
+    if f"“{name}”" not in caption:
+        return f"class differs: {caption!r} vs {name!r}"
+    got = Image.open(io.BytesIO(sess.fetch(url))).convert("RGB")
+    if got.size != (want.shape[1], want.shape[0]):
+        got = got.resize((want.shape[1], want.shape[0]))
+    diff = np.abs(np.asarray(got, np.float32) - want.astype(np.float32))
+    # the server sends JPEG: allow its rounding, not a different map (other images differ by ~30+)
+    return "" if diff.mean() < 2.0 else f"overlay differs (mean |Δ| {diff.mean():.1f})"
+
+
+def payload(base: str, timeout: float) -> dict[str, int]:
+    """Largest websocket message per page, default widgets."""
+    out = {}
+    s = open_session(base, timeout=timeout)
+    try:
+        for page in PAGES:
+            s.rerun(page, with_upload=False)
+            run = s.wait_finished(timeout)
+            out[page or "predict"] = run.largest
+            for p in problems(run):
+                print(f"  payload: {page or 'predict'}: {p}")
+    finally:
+        s.close()
+    return out
+
+
+def time_to_cam(base: str, name: str, data: bytes, timeout: float) -> tuple[float, Session, Run]:
+    s = open_session(base, page="explain", timeout=timeout)
+    t0 = time.monotonic()
+    s.upload(data, name)
+    run = s.wait(has_cam, timeout)
+    return time.monotonic() - t0, s, run
+
+
+def serial_floor(base: str, photos: list[tuple[str, bytes]], timeout: float) -> list[float]:
+    """Upload → Grad-CAM, one session at a time on an otherwise idle server."""
+    times = []
+    for name, data in photos:
+        t, s, run = time_to_cam(base, name, data, timeout)
+        if problems(run) or not any(c.startswith(GRADCAM) for c, _, _ in run.images):
+            raise RuntimeError(f"alone run failed: {problems(run)}")
+        times.append(t)
+        s.wait_finished(timeout)  # let the rest of the page finish: the server is idle again
+        s.close()
+    return times
+
+
+def load_phase(base: str, photos: list[tuple[str, bytes]], expected: list[tuple[str, np.ndarray]],
+               timeout: float) -> dict[str, object]:
+    """All sessions upload at once; time upload → Grad-CAM; check; then close the tab."""
+    n = len(photos)
+    sessions = [open_session(base, page="explain", timeout=timeout) for _ in range(n)]
+    times: list[float | None] = [None] * n
+    errs: list[str] = []
+    wrong: list[str] = []
+    queued: list[str] = []
+    start = threading.Barrier(n)
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        s = sessions[i]
+        name, data = photos[i]
+        try:
+            start.wait(timeout=60)
+            t0 = time.monotonic()
+            s.upload(data, name)
+            run = s.wait(has_cam, timeout)
+            t = time.monotonic() - t0
+            bad = problems(run)
+            with lock:
+                queued.extend(b for k, b in run.alerts if "Queued — position" in b)
+            if bad or not any(c.startswith(GRADCAM) for c, _, _ in run.images):
+                with lock:
+                    errs.append(f"{name}: {bad or 'page finished without a Grad-CAM'}")
+                return
+            why = check_cam(s, run, expected[i])
+            with lock:
+                times[i] = t
+                if why:
+                    wrong.append(f"{name}: {why}")
+        except Exception as exc:  # a timeout or a dropped connection is an error for this student
+            with lock:
+                errs.append(f"{name}: {type(exc).__name__}: {exc}")
+        finally:
+            s.close()  # the student leaves while the rest of the Explain page is still computing
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 120)
+    done = [t for t in times if t is not None]
+    return {"times": done, "errors": errs, "wrong": wrong, "queued": queued}
+
+
+def memory_phase(server: Server, sessions: int, cycles: int, timeout: float) -> dict[str, object]:
+    """``cycles`` upload→compute cycles (Predict page, every photo new); RSS after each."""
+    per = cycles // sessions
+    photos = photo_variants(per * sessions, seed=1000)
+    rss: list[float] = []
+    errs: list[str] = []
+    lock = threading.Lock()
+
+    def one(k: int) -> None:
+        try:
+            s = open_session(server.url, timeout=timeout)
+        except Exception as exc:
+            with lock:
+                errs.append(f"open: {exc}")
+            return
+        try:
+            for j in range(per):
+                name, data = photos[k * per + j]
+                s.upload(data, name)
+                run = s.wait_finished(timeout)
+                ok = any(c.startswith(name) for c, _, _ in run.images)
+                with lock:
+                    rss.append(server.rss_mb())
+                    if problems(run) or not ok:
+                        errs.append(f"{name}: {problems(run) or 'upload not shown'}")
+        except Exception as exc:
+            with lock:
+                errs.append(f"session {k}: {type(exc).__name__}: {exc}")
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(per * timeout + 60)
+    return {"rss": rss, "errors": errs}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--alone", type=int, default=3, help="alone runs for the serial floor")
+    ap.add_argument("--memory-sessions", type=int, default=10)
+    ap.add_argument("--cycles", type=int, default=500)
+    ap.add_argument("--timeout", type=float, default=600.0, help="longest wait for one result, s")
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args()
+
+    t_start = time.monotonic()
+    photos = photo_variants(args.sessions + args.alone, seed=0)
+    alone_photos, load_photos = photos[args.sessions:], photos[:args.sessions]
+    exp = Expected()
+    expected = [exp(d) for _, d in load_photos]
+    print(f"expected results computed alone in {time.monotonic() - t_start:.0f} s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="cnnlens-load-") as tmp:
+        server = Server(args.port or free_port(), tmp)
+        try:
+            print(f"server pid {server.proc.pid} on {server.url}; RSS {server.rss_mb():.0f} MB", flush=True)
+            sizes = payload(server.url, args.timeout)
+            for page, size in sizes.items():
+                print(f"payload page={page} largest_ws_message_kb={size / 1024:.1f}")
+            alone = serial_floor(server.url, alone_photos, args.timeout)
+            one = statistics.median(alone)
+            floor = args.sessions * one
+            print(f"alone upload→Grad-CAM: {', '.join(f'{t:.2f}' for t in alone)} s; "
+                  f"serial floor = {args.sessions} × {one:.2f} = {floor:.1f} s", flush=True)
+            load = load_phase(server.url, load_photos, expected, args.timeout)
+            times = sorted(load["times"])  # type: ignore[arg-type]
+            p95 = float(np.percentile(times, 95)) if times else float("inf")
+            p50 = float(np.median(times)) if times else 0.0
+            print(f"load: {len(times)}/{args.sessions} Grad-CAMs; p50 {p50:.1f} s, "
+                  f"p95 {p95:.1f} s, max {max(times, default=0):.1f} s; "
+                  f"queued notices {len(load['queued'])} (e.g. {(load['queued'] or ['none'])[0]!r})",
+                  flush=True)
+            for e in [*load["errors"], *load["wrong"]][:10]:  # type: ignore[misc]
+                print(f"  problem: {e}")
+            t_after, s, run = time_to_cam(server.url, *photo_variants(1, seed=999)[0], args.timeout)
+            s.close()
+            after_ok = not problems(run) and any(c.startswith(GRADCAM) for c, _, _ in run.images)
+            print(f"next request after the load: {'ok' if after_ok else 'FAILED'} in {t_after:.2f} s",
+                  flush=True)
+            mem = memory_phase(server, args.memory_sessions, args.cycles, args.timeout)
+            rss = mem["rss"]  # type: ignore[assignment]
+            w = max(1, len(rss) // 25)
+            base_i = max(0, len(rss) - 200)
+            before = statistics.mean(rss[max(0, base_i - w // 2): base_i + w // 2 + 1])
+            after = statistics.mean(rss[-w:])
+            growth = 100 * (after - before) / before
+            print(f"memory: {len(rss)} cycles, RSS first {rss[0]:.0f} MB, at cycle {base_i} "
+                  f"{before:.0f} MB, end {after:.0f} MB, peak {max(rss):.0f} MB; "
+                  f"errors {len(mem['errors'])}", flush=True)
+            for e in mem["errors"][:5]:  # type: ignore[index]
+                print(f"  problem: {e}")
+        finally:
+            server.stop()
+    errors = len(load["errors"]) + len(mem["errors"]) + (0 if after_ok else 1)  # type: ignore[arg-type]
+    if not load["queued"]:
+        print("  problem: no 'Queued — position N' notice was seen")
+        errors += 1
+    print(f"largest websocket message: {max(sizes.values()) / 1024:.0f} KB "
+          f"({max(sizes, key=sizes.get)}); total {time.monotonic() - t_start:.0f} s")
+    print(f"RESULT sessions={args.sessions} errors={errors} wrong={len(load['wrong'])} "
+          f"p95_over_floor={p95 / floor:.2f} rss_growth_pct={growth:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Faults under load: an exception inside a computation, a session abandoned while queued or mid-run,
+a repeated request — the gate and the model lock are released, the next request succeeds, no hooks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from app.tasks import explain
+from models.registry import LoadedModel
+from tests.apptest_utils import fresh_app, no_exceptions
+from tests.conftest import assert_clean
+from tests.test_scale import run_like_compute, same
+from vizcore.gate import Gate, GateTimeout
+
+CAM = dict(method="gradcam", layer="_relu1", target=281, faithful=False)
+
+
+class Disconnected(Exception):
+    """Stands in for Streamlit's StopException, raised at a session's next st.* call after it left."""
+
+
+def idle(gate: Gate, loaded: LoadedModel) -> None:
+    """Nothing holds or waits for the gate, the lock is free and the model is clean."""
+    assert gate.running == 0 and gate.waiting == 0
+    assert loaded.lock.acquire(blocking=False), "the model lock was left taken"
+    loaded.lock.release()
+    assert_clean(loaded.model)
+
+
+def test_exception_inside_a_computation_releases_everything(lite0, chelsea) -> None:
+    gate = Gate(1)
+    # the target class does not exist: fails after the forward pass with the layer hooked
+    with pytest.raises((IndexError, ValueError, RuntimeError)):
+        run_like_compute(gate, explain.method_view, lite0, chelsea, **{**CAM, "target": 5000})
+    idle(gate, lite0)
+    # a bad layer name fails before any hook is placed, with a clear message
+    with pytest.raises(ValueError, match="layer"):
+        run_like_compute(gate, explain.method_view, lite0, chelsea, **{**CAM, "layer": "nope"})
+    idle(gate, lite0)
+    same(explain.method_view(lite0, chelsea, **CAM),
+         run_like_compute(gate, explain.method_view, lite0, chelsea, **CAM))
+    idle(gate, lite0)
+
+
+def test_session_that_leaves_mid_computation(lite0, coffee) -> None:
+    """A slow method's progress callback is an st.* call: it raises once the session has gone."""
+    calls = []
+
+    def progress(fraction: float) -> None:
+        calls.append(fraction)
+        raise Disconnected
+
+    gate = Gate(2)
+    with pytest.raises(Disconnected):
+        run_like_compute(gate, explain.method_view, lite0, coffee, method="scorecam", layer="_relu1",
+                         target=967, faithful=False, progress=progress)
+    assert calls, "the computation never reported progress"
+    idle(gate, lite0)
+    alone = explain.method_view(lite0, coffee, **CAM)
+    same(alone, run_like_compute(gate, explain.method_view, lite0, coffee, **CAM))
+    idle(gate, lite0)
+
+
+def test_session_that_leaves_or_times_out_while_queued(lite0, chelsea) -> None:
+    gate = Gate(1)
+    holding, release = threading.Event(), threading.Event()
+    outcome: dict[str, BaseException] = {}
+
+    def busy() -> None:  # another student's long computation holds the only slot
+        with gate.hold(), lite0.lock:
+            holding.set()
+            release.wait(20)
+
+    def waiter(name: str, on_wait, timeout: float) -> None:
+        try:
+            run_like_compute_with(gate, on_wait, timeout)
+        except BaseException as exc:
+            outcome[name] = exc
+
+    def run_like_compute_with(g: Gate, on_wait, timeout: float) -> None:
+        with g.hold(timeout=timeout, on_wait=on_wait, poll=0.05), lite0.lock:
+            explain.method_view(lite0, chelsea, **CAM)
+
+    def leave(position: int) -> None:  # the session disconnected: Streamlit stops its script
+        raise Disconnected
+
+    b = threading.Thread(target=busy)
+    b.start()
+    assert holding.wait(20)
+    left = threading.Thread(target=waiter, args=("left", leave, 30.0))
+    patient = threading.Thread(target=waiter, args=("timeout", lambda p: None, 0.3))
+    left.start()
+    patient.start()
+    left.join(10)
+    patient.join(10)
+    assert isinstance(outcome.get("left"), Disconnected)
+    assert isinstance(outcome.get("timeout"), GateTimeout)
+    assert gate.waiting == 0 and gate.running == 1  # only the busy one; nobody stuck in the queue
+    release.set()
+    b.join(20)
+    idle(gate, lite0)
+    t0 = time.monotonic()
+    run_like_compute(gate, explain.method_view, lite0, chelsea, **CAM)
+    assert time.monotonic() - t0 < 20
+    idle(gate, lite0)
+
+
+def test_repeated_request_while_the_first_runs(lite0, coffee) -> None:
+    """A user who clicks again mid-run: both requests finish with the same answer as alone."""
+    alone = explain.method_view(lite0, coffee, **{**CAM, "target": 967})
+    gate = Gate(2)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def click() -> None:
+        try:
+            results.append(run_like_compute(gate, explain.method_view, lite0, coffee,
+                                            **{**CAM, "target": 967}))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=click) for _ in range(3)]
+    for i, t in enumerate(threads):
+        t.start()
+        time.sleep(0.02 * i)
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 3
+    for r in results:
+        same(alone, r)
+    idle(gate, lite0)
+
+
+def test_page_shows_a_clear_message_when_the_server_stays_busy(monkeypatch) -> None:
+    """No traceback: a page whose computation cannot get a slot says so and stops."""
+    from app import resources
+
+    at = fresh_app(timeout=120)
+    monkeypatch.setattr(resources, "QUEUE_TIMEOUT_S", 0.5)
+    g = resources.gate()
+    with ExitStack() as stack:
+        for _ in range(g.slots):  # every slot taken by other students
+            stack.enter_context(g.hold())
+        at.run()
+    no_exceptions(at)
+    assert any("too busy" in e.value for e in at.error), [e.value for e in at.error]
+    assert g.running == 0 and g.waiting == 0
+    at.run()  # the next request succeeds
+    no_exceptions(at)
+    assert not at.error

@@ -64,7 +64,7 @@ def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
     p: dict[str, Any] = dict(op=op, grid=grid, rgb=rgb, side=side, source="preset",
                              preset_name="Sobel x", custom=(), k=3, filter_index=0, fold_bn=True,
                              stride=1, padding=0, dilation=1, channel=0)
-    d1, d2, d3, d4, d5 = st.columns([1.6, 1.4, 1, 1, 1])
+    d1, d2, d3, d4, d5, d6 = st.columns([1.5, 1.5, 1, 0.9, 0.9, 0.9])
     if op in CONVS:
         src = d1.radio("Kernel", ["learned filter", "preset", "custom"], horizontal=True,
                        key="lab_src", help="A real filter of the selected model's first conv layer, "
@@ -77,15 +77,16 @@ def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
                 f"Filter of {conv_layer_names(loaded.model)[0]} (0–{conv.out_channels - 1})", 0,
                 conv.out_channels - 1, 0, key="lab_filter"))
             p["fold_bn"] = d2.checkbox("Fold the BatchNorm after it", True, key="lab_fold")
+            d3.markdown(f"Kernel size  \n**{p['k']}×{p['k']}** (the layer's)")
         else:
             p["k"] = d3.slider("Kernel size", 1, 7, 3, key="lab_k")
             p["preset_name"] = d2.selectbox("Preset" if p["source"] == "preset" else "Start from",
                                             PRESETS, index=4, key="lab_preset")
-        p["stride"] = d3.number_input("Stride", 1, 4, 1, key="lab_stride")
-        pad = d4.selectbox("Padding", ["0", "1", "2", "3", "same"], key="lab_pad",
+        p["stride"] = d4.number_input("Stride", 1, 4, 1, key="lab_stride")
+        pad = d5.selectbox("Padding", ["0", "1", "2", "3", "same"], key="lab_pad",
                            help="Zero padding on every side; 'same' keeps the size (stride 1).")
         p["padding"] = pad if pad == "same" else int(pad)
-        p["dilation"] = d5.number_input("Dilation", 1, 4, 1, key="lab_dil")
+        p["dilation"] = d6.number_input("Dilation", 1, 4, 1, key="lab_dil")
         if p["source"] == "custom":
             st.markdown("**Your kernel** — edit the numbers:")
             p["custom"] = _custom_kernel(p["k"], p["preset_name"])

@@ -105,9 +105,9 @@ def _queued(status: Any, g: Gate) -> Callable[[int], None]:
     return show
 
 
-def _too_busy(status: Any) -> None:
+def _too_busy(status: Any, waited: float) -> None:
     status.error("The server is too busy right now (every compute slot stayed taken for "
-                 f"{QUEUE_TIMEOUT_S:.0f} s). Please try again in a minute.", icon="⏳")
+                 f"{waited:.0f} s). Please try again in a minute.", icon="⏳")
     st.stop()
 
 
@@ -135,7 +135,7 @@ def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | None
             status.empty()
             return _cached(*args, _fn=fn, _image=image, _holding_slot=True)
     except GateTimeout:
-        _too_busy(status)
+        _too_busy(status, QUEUE_TIMEOUT_S)
         raise
     finally:
         status.empty()
@@ -156,7 +156,7 @@ def exclusive(loaded: LoadedModel, *, timeout: float = 180.0) -> Iterator[None]:
             status.empty()
             yield
     except GateTimeout:
-        _too_busy(status)
+        _too_busy(status, timeout)
         raise
     finally:
         status.empty()

@@ -4,6 +4,8 @@ Run: ``.venv/bin/python bench/cam.py``. Measures EfficientNet-Lite0 (pretrained)
 weights: same cost) at 224×224 on 2 threads in one run; prints the median times and the ratios, and
 as its last line the worst ratio over both models:
 ``RESULT gradcam_over_forward=<x> top5_over_forward=<y> captum_over_ours=<z>``.
+captum is timed producing what ``grad_cam`` returns: ``LayerGradCam`` + ``LayerAttribution.interpolate``
+to the input size. Run it on an otherwise idle machine: the ratios assume both cores are free.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from captum.attr import LayerGradCam  # noqa: E402
+from captum.attr import LayerAttribution, LayerGradCam  # noqa: E402
 
 from models.registry import load_model  # noqa: E402
 from vizcore.cam import grad_cam, top_k_cams  # noqa: E402
@@ -59,7 +61,9 @@ def measure(name: str, trained: bool) -> tuple[float, float, float]:
         "forward": forward,
         "ours": lambda: grad_cam(model, x, layer, target),
         "top5": lambda: top_k_cams(model, x, layer=layer, k=5),
-        "captum": lambda: captum.attribute(x, target=target, relu_attributions=True),
+        # the same output as ours: captum's map upsampled to the input (ours also returns the raw map)
+        "captum": lambda: LayerAttribution.interpolate(
+            captum.attribute(x, target=target, relu_attributions=True), (224, 224), "bilinear"),
     }
     for _ in range(3):
         for key, fn in fns.items():

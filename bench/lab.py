@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from app.figures.lab import forward_figure  # noqa: E402
-from vizcore.stepping import conv_steps  # noqa: E402
+from app.figures.lab import forward_figure
+from vizcore.stepping import conv_steps
 
 torch.set_num_threads(2)
 BUDGET_MS, BUDGET_KB = 300.0, 1024.0

@@ -129,6 +129,11 @@ def problems(run: Run) -> list[str]:
     return run.exceptions + [f"{k}: {b[:120]}" for k, b in run.alerts if k == "error"]
 
 
+def shows_upload(run: Run, name: str) -> bool:
+    """The sidebar shows the uploaded photo (its caption starts with the file name)."""
+    return any(c.startswith(name) for c, _, _ in run.images)
+
+
 def has_cam(run: Run) -> bool:
     return any(c.startswith(GRADCAM) for c, _, _ in run.images) or bool(problems(run)) \
         or run.finished is not None
@@ -194,6 +199,42 @@ def payload(base: str, timeout: float) -> dict[str, int]:
     return out
 
 
+def heavy_payload(base: str, model: str, timeout: float) -> dict[str, int]:
+    """Largest websocket message per page for ``model`` (untrained) at its biggest feature map."""
+    from app.tasks.inside import model_trace
+    from models.registry import get_spec, load_model
+
+    shapes = model_trace(load_model(model, trained=False), None).layer_shape
+    display = get_spec(model).display_name
+    out: dict[str, int] = {}
+    s = open_session(base, timeout=timeout)
+    try:
+        s.choose("Model", lambda o: o.startswith(display))
+        s.rerun(with_upload=False)
+        s.wait_finished(timeout)
+        untrained = "Continue with untrained (random) weights"
+        if untrained in s.widgets:
+            s.click(untrained)
+            s.rerun(with_upload=False)
+            s.wait_finished(timeout)
+        for page in PAGES:
+            s.choose("Model", lambda o: o.startswith(display))  # its label gains " · untrained"
+            s.rerun(page, with_upload=False)
+            run = s.wait_finished(timeout)
+            if "Layer" in s.widgets and page in ("feature_maps", "receptive_field"):
+                biggest = max(s.widgets["Layer"][2], key=lambda n: int(np.prod(shapes.get(n, (0,)))))
+                s.choose("Layer", lambda o, b=biggest: o == b)
+                s.rerun(with_upload=False)
+                run = s.wait_finished(timeout)
+                page = f"{page}[{biggest} {'×'.join(map(str, shapes[biggest]))}]"
+            out[f"{model}/{page or 'predict'}"] = run.largest
+            for p in problems(run):
+                print(f"  payload: {model}/{page or 'predict'}: {p}")
+    finally:
+        s.close()
+    return out
+
+
 def time_to_cam(base: str, name: str, data: bytes, timeout: float) -> tuple[float, Session, Run]:
     s = open_session(base, page="explain", timeout=timeout)
     t0 = time.monotonic()
@@ -202,13 +243,19 @@ def time_to_cam(base: str, name: str, data: bytes, timeout: float) -> tuple[floa
     return time.monotonic() - t0, s, run
 
 
+def cam_ok(run: Run, name: str) -> bool:
+    """The run shows the uploaded photo and a Grad-CAM, and no error."""
+    return shows_upload(run, name) and not problems(run) and \
+        any(c.startswith(GRADCAM) for c, _, _ in run.images)
+
+
 def serial_floor(base: str, photos: list[tuple[str, bytes]], timeout: float) -> list[float]:
     """Upload → Grad-CAM, one session at a time on an otherwise idle server."""
     times = []
     for name, data in photos:
         t, s, run = time_to_cam(base, name, data, timeout)
-        if problems(run) or not any(c.startswith(GRADCAM) for c, _, _ in run.images):
-            raise RuntimeError(f"alone run failed: {problems(run)}")
+        if not cam_ok(run, name):
+            raise RuntimeError(f"alone run failed: {problems(run)} {[c for c, _, _ in run.images]}")
         times.append(t)
         s.wait_finished(timeout)  # let the rest of the page finish: the server is idle again
         s.close()
@@ -239,9 +286,9 @@ def load_phase(base: str, photos: list[tuple[str, bytes]], expected: list[tuple[
             bad = problems(run)
             with lock:
                 queued.extend(b for k, b in run.alerts if "Queued — position" in b)
-            if bad or not any(c.startswith(GRADCAM) for c, _, _ in run.images):
+            if not cam_ok(run, name):
                 with lock:
-                    errs.append(f"{name}: {bad or 'page finished without a Grad-CAM'}")
+                    errs.append(f"{name}: {bad or 'page finished without this photo + Grad-CAM'}")
                 return
             why = check_cam(s, run, expected[i])
             with lock:
@@ -283,9 +330,11 @@ def memory_phase(server: Server, sessions: int, cycles: int, timeout: float) -> 
                 name, data = photos[k * per + j]
                 s.upload(data, name)
                 run = s.wait_finished(timeout)
-                ok = any(c.startswith(name) for c, _, _ in run.images)
+                ok = shows_upload(run, name)
                 with lock:
                     rss.append(server.rss_mb())
+                    if len(rss) % 100 == 0:
+                        print(f"  memory: {len(rss)} cycles, RSS {rss[-1]:.0f} MB", flush=True)
                     if problems(run) or not ok:
                         errs.append(f"{name}: {problems(run) or 'upload not shown'}")
         except Exception as exc:
@@ -302,6 +351,60 @@ def memory_phase(server: Server, sessions: int, cycles: int, timeout: float) -> 
     return {"rss": rss, "errors": errs}
 
 
+def run_load(url: str, args: argparse.Namespace) -> dict[str, float]:
+    """Serial floor, the N-session load, the next request after it."""
+    photos = photo_variants(args.sessions + args.alone, seed=0)
+    alone_photos, load_photos = photos[args.sessions:], photos[:args.sessions]
+    exp = Expected()
+    t0 = time.monotonic()
+    expected = [exp(d) for _, d in load_photos]
+    print(f"expected results computed alone (in this process) in {time.monotonic() - t0:.0f} s",
+          flush=True)
+    alone = serial_floor(url, alone_photos, args.timeout)
+    one = statistics.median(alone)
+    floor = args.sessions * one
+    print(f"alone upload→Grad-CAM: {', '.join(f'{t:.2f}' for t in alone)} s; "
+          f"serial floor = {args.sessions} × {one:.2f} = {floor:.1f} s", flush=True)
+    load = load_phase(url, load_photos, expected, args.timeout)
+    times = sorted(load["times"])  # type: ignore[arg-type]
+    p95 = float(np.percentile(times, 95)) if times else float("inf")
+    p50 = float(np.median(times)) if times else 0.0
+    queued: list[str] = load["queued"]  # type: ignore[assignment]
+    print(f"load: {len(times)}/{args.sessions} Grad-CAMs; p50 {p50:.1f} s, p95 {p95:.1f} s, "
+          f"max {max(times, default=0):.1f} s; queued notices {len(queued)} "
+          f"(e.g. {(queued or ['none'])[-1]!r})", flush=True)
+    problems_ = [*load["errors"], *load["wrong"]]  # type: ignore[misc]
+    for e in problems_[:10]:
+        print(f"  problem: {e}")
+    after_photo = photo_variants(1, seed=999)[0]
+    t_after, s, run = time_to_cam(url, *after_photo, args.timeout)
+    s.close()
+    after_ok = cam_ok(run, after_photo[0])
+    print(f"next request after the load (disconnected sessions' work dropped): "
+          f"{'ok' if after_ok else 'FAILED'} in {t_after:.2f} s", flush=True)
+    errors = len(load["errors"]) + (0 if after_ok else 1)  # type: ignore[arg-type]
+    if not queued:
+        print("  problem: no 'Queued — position N' notice was seen")
+        errors += 1
+    return {"errors": errors, "wrong": len(load["wrong"]), "ratio": p95 / floor}  # type: ignore[arg-type]
+
+
+def run_memory(server: Server, args: argparse.Namespace) -> dict[str, float]:
+    mem = memory_phase(server, args.memory_sessions, args.cycles, args.timeout)
+    rss: list[float] = mem["rss"]  # type: ignore[assignment]
+    if not rss:
+        return {"errors": len(mem["errors"]) or 1, "growth": float("nan")}  # type: ignore[arg-type]
+    w = max(1, len(rss) // 25)
+    base_i = max(0, len(rss) - 200)
+    before = statistics.mean(rss[max(0, base_i - w // 2): base_i + w // 2 + 1])
+    after = statistics.mean(rss[-w:])
+    print(f"memory: {len(rss)} cycles, RSS first {rss[0]:.0f} MB, at cycle {base_i} {before:.0f} MB, "
+          f"end {after:.0f} MB, peak {max(rss):.0f} MB; errors {len(mem['errors'])}", flush=True)
+    for e in mem["errors"][:5]:  # type: ignore[index]
+        print(f"  problem: {e}")
+    return {"errors": len(mem["errors"]), "growth": 100 * (after - before) / before}  # type: ignore[arg-type]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=30)
@@ -310,64 +413,35 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=500)
     ap.add_argument("--timeout", type=float, default=600.0, help="longest wait for one result, s")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--deep-model", default="densenet121",
+                    help="payload check with this model at its biggest layer ('' to skip)")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: load,memory")
     args = ap.parse_args()
-
+    skip = set(args.skip.split(","))
     t_start = time.monotonic()
-    photos = photo_variants(args.sessions + args.alone, seed=0)
-    alone_photos, load_photos = photos[args.sessions:], photos[:args.sessions]
-    exp = Expected()
-    expected = [exp(d) for _, d in load_photos]
-    print(f"expected results computed alone in {time.monotonic() - t_start:.0f} s", flush=True)
-
+    load = {"errors": 0, "wrong": 0, "ratio": float("nan")}
+    mem = {"errors": 0, "growth": float("nan")}
     with tempfile.TemporaryDirectory(prefix="cnnlens-load-") as tmp:
         server = Server(args.port or free_port(), tmp)
         try:
-            print(f"server pid {server.proc.pid} on {server.url}; RSS {server.rss_mb():.0f} MB", flush=True)
+            print(f"server pid {server.proc.pid} on {server.url}", flush=True)
             sizes = payload(server.url, args.timeout)
+            if args.deep_model:
+                sizes |= heavy_payload(server.url, args.deep_model, args.timeout)
             for page, size in sizes.items():
-                print(f"payload page={page} largest_ws_message_kb={size / 1024:.1f}")
-            alone = serial_floor(server.url, alone_photos, args.timeout)
-            one = statistics.median(alone)
-            floor = args.sessions * one
-            print(f"alone upload→Grad-CAM: {', '.join(f'{t:.2f}' for t in alone)} s; "
-                  f"serial floor = {args.sessions} × {one:.2f} = {floor:.1f} s", flush=True)
-            load = load_phase(server.url, load_photos, expected, args.timeout)
-            times = sorted(load["times"])  # type: ignore[arg-type]
-            p95 = float(np.percentile(times, 95)) if times else float("inf")
-            p50 = float(np.median(times)) if times else 0.0
-            print(f"load: {len(times)}/{args.sessions} Grad-CAMs; p50 {p50:.1f} s, "
-                  f"p95 {p95:.1f} s, max {max(times, default=0):.1f} s; "
-                  f"queued notices {len(load['queued'])} (e.g. {(load['queued'] or ['none'])[0]!r})",
-                  flush=True)
-            for e in [*load["errors"], *load["wrong"]][:10]:  # type: ignore[misc]
-                print(f"  problem: {e}")
-            t_after, s, run = time_to_cam(server.url, *photo_variants(1, seed=999)[0], args.timeout)
-            s.close()
-            after_ok = not problems(run) and any(c.startswith(GRADCAM) for c, _, _ in run.images)
-            print(f"next request after the load: {'ok' if after_ok else 'FAILED'} in {t_after:.2f} s",
-                  flush=True)
-            mem = memory_phase(server, args.memory_sessions, args.cycles, args.timeout)
-            rss = mem["rss"]  # type: ignore[assignment]
-            w = max(1, len(rss) // 25)
-            base_i = max(0, len(rss) - 200)
-            before = statistics.mean(rss[max(0, base_i - w // 2): base_i + w // 2 + 1])
-            after = statistics.mean(rss[-w:])
-            growth = 100 * (after - before) / before
-            print(f"memory: {len(rss)} cycles, RSS first {rss[0]:.0f} MB, at cycle {base_i} "
-                  f"{before:.0f} MB, end {after:.0f} MB, peak {max(rss):.0f} MB; "
-                  f"errors {len(mem['errors'])}", flush=True)
-            for e in mem["errors"][:5]:  # type: ignore[index]
-                print(f"  problem: {e}")
+                print(f"payload page={page} largest_ws_message_kb={size / 1024:.1f}", flush=True)
+            if "load" not in skip:
+                load = run_load(server.url, args)
+            if "memory" not in skip:
+                mem = run_memory(server, args)
         finally:
             server.stop()
-    errors = len(load["errors"]) + len(mem["errors"]) + (0 if after_ok else 1)  # type: ignore[arg-type]
-    if not load["queued"]:
-        print("  problem: no 'Queued — position N' notice was seen")
-        errors += 1
-    print(f"largest websocket message: {max(sizes.values()) / 1024:.0f} KB "
-          f"({max(sizes, key=sizes.get)}); total {time.monotonic() - t_start:.0f} s")
-    print(f"RESULT sessions={args.sessions} errors={errors} wrong={len(load['wrong'])} "
-          f"p95_over_floor={p95 / floor:.2f} rss_growth_pct={growth:.1f}")
+    big = max(sizes, key=sizes.get)  # type: ignore[arg-type]
+    print(f"largest websocket message: {sizes[big] / 1024:.0f} KB ({big}); "
+          f"total {time.monotonic() - t_start:.0f} s")
+    print(f"RESULT sessions={args.sessions} errors={int(load['errors'] + mem['errors'])} "
+          f"wrong={int(load['wrong'])} p95_over_floor={load['ratio']:.2f} "
+          f"rss_growth_pct={mem['growth']:.1f}")
 
 
 if __name__ == "__main__":

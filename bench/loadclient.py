@@ -50,6 +50,8 @@ class Session:
         self.uploader_id = ""
         self.largest = 0
         self.page_hash = ""
+        self.widgets: dict[str, tuple[str, str, tuple[str, ...]]] = {}  # label -> (kind, id, options)
+        self._states: dict[str, tuple[str, object]] = {}  # widget id -> (proto field, value)
         self._file_id = ""
         self._ws = connect(base.replace("http", "ws", 1) + "/_stcore/stream",
                            subprotocols=["streamlit"], compression=None, max_size=None,
@@ -100,6 +102,20 @@ class Session:
             self.run.exceptions.append(f"{el.exception.type}: {el.exception.message}")
         elif which == "file_uploader":
             self.uploader_id = el.file_uploader.id
+        elif which in ("selectbox", "button", "checkbox"):
+            w = getattr(el, which)
+            self.widgets[w.label] = (which, w.id, tuple(getattr(w, "options", ())))
+
+    def choose(self, label: str, pick: Callable[[str], bool]) -> str:
+        """Set select box ``label`` to its first option for which ``pick`` holds (sent on next rerun)."""
+        _kind, wid, options = self.widgets[label]
+        value = next(o for o in options if pick(o))
+        self._states[wid] = ("string_value", value)
+        return value
+
+    def click(self, label: str) -> None:
+        """Press button ``label`` on the next rerun (a one-shot trigger, as in the browser)."""
+        self._states[self.widgets[label][1]] = ("trigger_value", True)
 
     def wait(self, pred: Callable[[Run], bool], timeout: float) -> Run:
         """Block until ``pred(current run)`` holds (or raise ``TimeoutError``)."""
@@ -128,6 +144,12 @@ class Session:
             cs.page_name = page
         if self.page_hash:
             cs.page_script_hash = self.page_hash
+        for wid, (kind, value) in list(self._states.items()):
+            w = cs.widget_states.widgets.add()
+            w.id = wid
+            setattr(w, kind, value)
+            if kind == "trigger_value":
+                del self._states[wid]
         if with_upload and self._file_id and self.uploader_id:
             w = cs.widget_states.widgets.add()
             w.id = self.uploader_id

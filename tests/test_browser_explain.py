@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser_utils import open_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
+
+
+def add_method(page, label: str) -> None:
+    """Pick ``label`` in the Methods multiselect (retrying while a rerun redraws the widget)."""
+    for _ in range(6):
+        wait_idle(page)
+        page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"] input').first.click()
+        option = page.locator('[role="option"]', has_text=label).first
+        try:
+            option.wait_for(timeout=5_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        option.click()
+        wait_idle(page)
+        return
+    raise AssertionError(f"could not pick {label!r} in the Methods list")
 
 
 def test_explain_method_grid(app_url: str, browser) -> None:
@@ -25,11 +43,8 @@ def test_explain_method_grid(app_url: str, browser) -> None:
         timeout=60_000)
     wait_idle(page)
     # add Guided Grad-CAM and SmoothGrad to the method lab
-    box = main.locator('[data-testid="stMultiSelect"]')
     for label in ("Guided Grad-CAM", "SmoothGrad"):
-        box.click()
-        page.get_by_role("option", name=label, exact=True).click()
-        wait_idle(page)
+        add_method(page, label)
     page.keyboard.press("Escape")
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stMain\"]').innerText.includes('SmoothGrad ·')",

@@ -9,15 +9,25 @@ from tests.browser_utils import IDLE, open_app, shot, wait_idle
 pytestmark = pytest.mark.browser
 
 
-def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> None:  # noqa: ANN001
+def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> None:
     page = open_app(browser, app_url, width=1600, height=1100)
     page.get_by_role("link", name="Convolution lab").click()
     wait_idle(page)
-    page.wait_for_selector("iframe", timeout=120_000)
+    page.wait_for_selector("iframe[srcdoc]", timeout=120_000)
     wait_idle(page)
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert "Real learned filter" in main and "Traceback" not in main
-    player = page.frame_locator("iframe").first
+    # choose the region by clicking the photo (top-left corner): the page recomputes, no error
+    before = page.frame_locator("iframe[srcdoc]").first.locator(".gtitle").text_content()
+    picker = page.frame_locator('iframe[title*="streamlit_image_coordinates"]').locator("img")
+    picker.click(position={"x": 25, "y": 25})
+    page.wait_for_timeout(1500)
+    wait_idle(page)
+    assert not page.locator('[data-testid="stException"]').count()
+    player = page.frame_locator("iframe[srcdoc]").first
+    player.locator("#pos").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert player.locator(".gtitle").text_content() != before  # new region, new numbers
     pos = player.locator("#pos")
     pos.wait_for(timeout=60_000)
     for _ in range(14):
@@ -37,5 +47,7 @@ def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> Non
     assert int(pos.inner_text().split()[1]) > 14
     player.locator("#prev").click()
     page.wait_for_timeout(300)
-    shot(page, "lab-mid-animation", full_page=True)
+    page.locator("iframe[srcdoc]").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    shot(page, "lab-mid-animation")
     page.context.close()

@@ -14,7 +14,9 @@ from models.registry import LoadedModel
 from tests.apptest_utils import fresh_app, no_exceptions
 from tests.conftest import assert_clean
 from tests.test_scale import run_like_compute, same
+from vizcore import attribution
 from vizcore.gate import Gate, GateTimeout
+from vizcore.preprocess import to_input
 
 CAM = dict(method="gradcam", layer="_relu1", target=281, faithful=False)
 
@@ -54,10 +56,14 @@ def test_session_that_leaves_mid_computation(lite0, coffee) -> None:
         calls.append(fraction)
         raise Disconnected
 
+    def scorecam(loaded: LoadedModel, image, **kw) -> object:
+        x = to_input(image.image, loaded.spec)
+        return attribution.explain(loaded.model, x, "scorecam", **kw)
+
     gate = Gate(2)
     with pytest.raises(Disconnected):
-        run_like_compute(gate, explain.method_view, lite0, coffee, method="scorecam", layer="_relu1",
-                         target=967, faithful=False, progress=progress)
+        run_like_compute(gate, scorecam, lite0, coffee, layer="_relu1", target=967, progress=progress,
+                         scorecam_channels=8, batch_size=4)
     assert calls, "the computation never reported progress"
     idle(gate, lite0)
     alone = explain.method_view(lite0, coffee, **CAM)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from tests.apptest_utils import no_exceptions, open_page
 
 
-def _text(at) -> str:  # noqa: ANN001 - AppTest
+def _text(at) -> str:
     return " ".join(str(m.value) for m in [*at.markdown, *at.caption, *at.info, *at.error])
 
 
-def _players(at) -> list:  # noqa: ANN001 - AppTest
+def _players(at) -> list:
     return [e for e in at.get("iframe") if "Plotly.newPlot" in str(getattr(e.proto, "srcdoc", ""))]
 
 

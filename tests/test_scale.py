@@ -26,6 +26,10 @@ from vizcore.gate import Gate
 from vizcore.images import LoadedImage, digest, load_image
 
 THREADS = 8
+try:
+    actmax = importlib.import_module("app.tasks.actmax")
+except ModuleNotFoundError:  # the Feature-visualisation page is not in this tree yet
+    actmax = None
 LAB = dict(grid=8, rgb=True, centre=(0.5, 0.5), side=96, source="preset", preset_name="Sobel x",
            custom=(), k=3, filter_index=0, fold_bn=True, stride=1, padding=0, dilation=1, channel=0)
 
@@ -93,7 +97,7 @@ def jobs(lite0: LoadedModel, r18: LoadedModel, imgs: list[LoadedImage]) -> list[
         (explain.method_view, lite0, imgs[4], dict(method="gradcam++", layer="_blocks.10._project_conv",
                                                    target=504, faithful=False)),
         (explain.method_view, lite0, imgs[5], dict(method="layercam", layer="_blocks.4._project_conv",
-                                                   target=967, faithful=True, steps=4)),
+                                                   target=967, faithful=True, steps=3)),
         (explain.method_view, lite0, imgs[6], dict(method="saliency", layer=mid, target=1, faithful=False)),
         (inside.maps, lite0, imgs[7], {"layer": "_blocks.5._project_conv"}),
         (inside.filters, lite0, None, {"layer": "_conv_stem"}),
@@ -106,13 +110,21 @@ def jobs(lite0: LoadedModel, r18: LoadedModel, imgs: list[LoadedImage]) -> list[
         (inside.maps, r18, imgs[2], {"layer": "layer2"}),
         (predict.prediction, r18, imgs[3], {"k": 5}),
     ]
-    try:  # the Feature-visualisation page's tasks, once they exist
-        actmax = importlib.import_module("app.tasks.actmax")
-    except ModuleNotFoundError:
-        return out
-    quick = getattr(actmax, "SCALE_TEST_REQUESTS", ())  # (fn name, params) the page author finds cheap
-    out += [(getattr(actmax, name), lite0, None, params) for name, params in quick]
+    if actmax is not None:  # the Feature-visualisation page: exemplars + a short optimisation
+        photos_ = tuple(photo_bytes(p, "JPEG") for p in ("chelsea", "coffee", "rocket"))
+        out += [(actmax.exemplar_set, lite0, None, dict(photos=photos_, layer="_blocks.3._project_conv",
+                                                         channel=5, k=2)),
+                (feature_vis, lite0, None, dict(layer="_blocks.2._project_conv", channel=3)),
+                (feature_vis, r18, None, dict(layer="layer1", channel=7))]
     return out
+
+
+def feature_vis(loaded: LoadedModel, _image: LoadedImage | None, *, layer: str, channel: int) -> Any:
+    """A tiny seeded feature visualisation, as the page runs it inside ``resources.exclusive``."""
+    from vizcore.actmax import Settings, Target
+
+    return actmax.optimise(loaded, Target("channel", layer, (channel,)),
+                           Settings(size=48, steps=12, seed=channel))
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +132,13 @@ def r18() -> LoadedModel:
     return load_model("resnet18", trained=False)
 
 
-def test_eight_sessions_of_mixed_work_equal_alone(lite0: LoadedModel, r18: LoadedModel) -> None:
+def test_eight_sessions_of_mixed_work_equal_alone(lite0: LoadedModel, r18: LoadedModel, tmp_path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     work = jobs(lite0, r18, photos(8))
     before = {id(m): state(m.model) for m in (lite0, r18)}
+    monkeypatch.setenv("CNN_LENS_CACHE", str(tmp_path / "alone"))  # feature vis: nothing on disk
     alone = [fn(m, img, **p) for fn, m, img, p in work]
+    monkeypatch.setenv("CNN_LENS_CACHE", str(tmp_path / "together"))  # ... so both really compute
     for m in (lite0, r18):
         assert_clean(m.model)
 

@@ -124,6 +124,7 @@ def feature_maps(
         raise ValueError(f"Layer {layer!r} has no (C, H, W) feature map; pick a convolutional stage.")
     stage_names = set(stage_layers(trace))
     seen: set[str] = set()
+    reduced: set[tuple] = set()
     ranges: list[tuple[float, float]] = []
     stages: dict[str, StageMap] = {}
     kept: dict[str, np.ndarray] = {}
@@ -132,9 +133,12 @@ def feature_maps(
         if name in seen:
             return
         seen.add(name)
-        t = (output[0] if isinstance(output, (tuple, list)) else output).detach()[0]
-        a = t.float().cpu().numpy()  # numpy reductions are far faster than torch's on CPU here
-        ranges.append((float(a.min()), float(a.max())))
+        t = (output[0] if isinstance(output, (tuple, list)) else output).detach()
+        a = t[0].float().cpu().numpy()  # numpy reductions are far faster than torch's on CPU here
+        key = (t.data_ptr(), t._version, t.shape)  # a block returns its last layer's tensor: once
+        if key not in reduced:
+            reduced.add(key)
+            ranges.append((float(a.min()), float(a.max())))
         if name in stage_names:
             flat2 = a.reshape(a.shape[0], -1)
             means, stds = flat2.mean(axis=1), flat2.std(axis=1)

@@ -230,11 +230,8 @@ def conv_transpose_steps(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | N
 
 def pool_steps(x: np.ndarray, kernel_size: int | tuple[int, int], stride: int | None = None,
                mode: Literal["max", "avg"] = "max", padding: int = 0) -> StepPlan:
-    """Steps of ``F.max_pool2d`` / ``F.avg_pool2d`` (count_include_pad) on every channel.
-
-    Global average pooling is ``mode="avg"`` with ``kernel_size=(H, W)``. Max pooling pads with
-    −∞ (padding never wins), average pooling with zeros that count in the mean.
-    """
+    """Steps of ``F.max_pool2d`` / ``F.avg_pool2d`` (count_include_pad) on every channel. Global
+    average pooling = ``mode="avg"``, ``kernel_size=(H, W)``. Max pads with −∞ (never wins)."""
     x = _as_chw(x)
     if mode not in ("max", "avg"):
         raise ValueError(f"mode must be 'max' or 'avg' (got {mode!r}).")
@@ -277,10 +274,8 @@ def pool_steps(x: np.ndarray, kernel_size: int | tuple[int, int], stride: int | 
 
 @dataclass(frozen=True)
 class Routing:
-    """Backward through pooling. ``grad_out`` (C, Ho, Wo) upstream gradient, ``grad_in`` (C, H, W)
-    the gradient arriving at the input; ``shares[t]`` (kh, kw) what step t sends to each window cell
-    (max: everything to the winner; average: an equal 1/k² share to every cell)."""
-
+    """Pooling backward: ``grad_out`` (C, Ho, Wo) → ``grad_in`` (C, H, W); ``shares[t]`` (kh, kw) is
+    what step t sends to each window cell (max: all to the winner; average: 1/k² to each)."""
     grad_out: np.ndarray
     grad_in: np.ndarray
     shares: tuple[np.ndarray, ...]

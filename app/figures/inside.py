@@ -190,11 +190,11 @@ def filter_norms_bar(bank: FilterBank, order: np.ndarray) -> go.Figure:
 def arch_frame(table: ArchTable) -> pd.DataFrame:
     """The architecture table as a DataFrame (one row per executed layer / join)."""
     return pd.DataFrame([{
-        "#": r.index, "layer": r.name, "type": r.type, "kernel": r.kernel, "stride": r.stride,
-        "padding": r.padding, "dilation": r.dilation, "groups": r.groups,
-        "output": "×".join(str(d) for d in r.out_shape), "params": r.params, "MACs": r.macs,
+        "#": r.index, "layer": r.name, "type": r.type, "labels": ", ".join(r.labels),
+        "output": "×".join(str(d) for d in r.out_shape),
         "RF (px)": "global" if r.global_context else r.rf_size, "jump": r.rf_jump,
-        "labels": ", ".join(r.labels),
+        "params": r.params, "MACs": r.macs, "kernel": r.kernel, "stride": r.stride,
+        "padding": r.padding, "dilation": r.dilation, "groups": r.groups,
     } for r in table.rows]).astype({"RF (px)": str})
 
 

@@ -28,6 +28,8 @@ from app.figures.lab_anim import (
 from app.figures.lab_backward import backward_figure
 from vizcore.stepping import REAL, Step, StepPlan
 
+WIDTH_PX = 1000  # the width the page gives the animation (full main column)
+
 __all__ = ["backward_figure", "channel_steps", "forward_figure"]
 
 
@@ -72,6 +74,10 @@ def forward_figure(
     conv = not plan.op.endswith("_pool")
     maxpool = plan.op == "max_pool"
     per_row = max(hp, kh + 1)
+    # cells are square, so the width decides their size: aim for ~34 px (44 px in large-font mode)
+    px = min(44 if big else 34, WIDTH_PX / (wp + 2.2 * (kw + 1) + 1.2 * max(wo, 4)))
+    cell_font = int(min(max(px * (0.42 if wp <= 12 else 0.36), 7), font + 2))
+    k_font = int(min(max(px * 1.1 * (kw + 1) / kw * 0.34, 8), font + 3))  # kernel cells are wider
     fig = make_subplots(
         rows=g,
         cols=4,
@@ -102,6 +108,7 @@ def forward_figure(
                 showscale=False,
                 text=np.where(kinds == REAL, "", "0").tolist(),
                 texttemplate="%{text}",
+                textfont=dict(size=cell_font),
                 hoverinfo="skip",
                 xgap=1,
                 ygap=1,
@@ -116,7 +123,7 @@ def forward_figure(
                 colorscale=CHANNEL_SCALES.get(name, DIVERGING),
                 showscale=False,
                 texttemplate=fmt,
-                textfont=dict(size=cell if wp > 12 else font),
+                textfont=dict(size=cell_font),
                 xgap=1,
                 ygap=1,
                 hovertemplate=f"{name} row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>",
@@ -143,7 +150,7 @@ def forward_figure(
                 zmax=kabs,
                 showscale=False,
                 texttemplate="%{z:.2f}",
-                textfont=dict(size=font + 1),
+                textfont=dict(size=k_font),
                 xgap=2,
                 ygap=2,
                 hoverinfo="skip",
@@ -161,7 +168,7 @@ def forward_figure(
                 zmax=zabs,
                 showscale=False,
                 texttemplate="%{z:.2f}",
-                textfont=dict(size=font + 1),
+                textfont=dict(size=k_font),
                 xgap=2,
                 ygap=2,
                 hoverinfo="skip",
@@ -192,7 +199,7 @@ def forward_figure(
             zmid=0 if conv else None,
             showscale=False,
             texttemplate=fmt,
-            textfont=dict(size=cell if wp > 12 else font),
+            textfont=dict(size=cell_font),
             xgap=1,
             ygap=1,
             hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>",
@@ -249,7 +256,7 @@ def forward_figure(
         )
     fig.update_layout(
         font=dict(size=font),
-        height=int(min(g * per_row * (cell + 22), 1500) + 170),
+        height=int(min(g * per_row * px * 1.08, 1500) + 170),
         margin=dict(l=40, r=10, t=80, b=90),
         plot_bgcolor="white",
     )

@@ -48,7 +48,10 @@ st.dataframe(
     column_config={
         "params": st.column_config.NumberColumn(format="localized"),
         "MACs": st.column_config.NumberColumn(format="compact"),
-        "labels": st.column_config.TextColumn(width="medium"),
+        "labels": st.column_config.TextColumn(width="small"),
+        "kernel": st.column_config.TextColumn(width=60), "stride": st.column_config.TextColumn(width=60),
+        "padding": st.column_config.TextColumn(width=60),
+        "dilation": st.column_config.TextColumn(width=60), "groups": st.column_config.TextColumn(width=60),
     },
 )
 st.caption(f"{len(view)} of {len(frame)} rows · totals: {table.total_params:,} parameters, "

@@ -23,9 +23,10 @@ pred, photo = view.prediction, resize_crop(image.image, spec)
 names = spec.categories
 
 # ── pickers: class (top-5 chips or any class), layer, colours ─────────────────────────────────────
-c1, c2, c3, c4 = st.columns([4, 3, 1.2, 1.3], vertical_alignment="bottom")
 chips = {f"{names[i]} · {100 * p:.0f}%": i for i, p in zip(pred.indices, pred.probs, strict=True)}
-pill = c1.pills("Target class (top-5)", list(chips), default=next(iter(chips)), key=f"pill-{tag}")
+pill = st.pills("Target class (top-5)", list(chips), default=next(iter(chips)), key=f"pill-{tag}",
+                on_change=lambda: st.session_state.update({f"cls-{tag}": None}))  # a chip wins
+c1, c2, c3, c4 = st.columns([3, 3, 1.2, 1.3], vertical_alignment="bottom")
 other = c1.selectbox("…or any ImageNet class", range(len(names)), index=None, key=f"cls-{tag}",
                      format_func=lambda i: f"{names[i]} ({i})", placeholder="Type to search 1000 classes")
 target = other if other is not None else chips.get(pill, pred.top1)
@@ -39,7 +40,8 @@ alpha = c4.slider("Map opacity", 0.0, 1.0, 0.5, 0.05)
 try:
     main = resources.compute(tasks.method_view, loaded, image, method="gradcam", layer=layer,
                              target=target, faithful=False).cam
-except ValueError as exc:
+    top5 = resources.compute(tasks.top_k, loaded, image, layer=layer)
+except (ValueError, RuntimeError) as exc:  # bad layer, or the server stayed busy (GateTimeout)
     st.error(f"Cannot explain at layer `{layer}`: {exc}")
     st.stop()
 a, b, c = st.columns([1, 1, 1.4], gap="medium")
@@ -61,7 +63,7 @@ c.markdown(
     "the same evidence its own way. Check them with the faithfulness scores below.")
 
 st.subheader("Top-5 classes, one forward pass")
-for col, cam in zip(st.columns(5), resources.compute(tasks.top_k, loaded, image, layer=layer), strict=False):
+for col, cam in zip(st.columns(5), top5, strict=False):
     col.image(figures.cam_overlay(photo, cam, cmap=cmap, alpha=alpha), width="stretch",
               caption=f"{names[cam.target]} ({cam.target})")
 
@@ -75,19 +77,23 @@ slow_store = st.session_state.setdefault("explain-slow", {})
 results: dict[str, tasks.MethodView] = {}
 for m in methods:
     params = dict(method=m, layer=layer, target=target, faithful=faithful)
-    if not METHODS[m].slow:
-        results[m] = resources.compute(tasks.method_view, loaded, image, **params)
-        continue
     key = (tag, *params.values())
-    if key not in slow_store:
-        bar = st.progress(0.0, text=f"{METHODS[m].label}: running masked forwards…")
-        with resources.exclusive(loaded):
-            slow_store[key] = tasks.method_view(loaded, image, **params, progress=lambda f, m=m, bar=bar:
-                                                bar.progress(f, text=f"{METHODS[m].label}: {100 * f:.0f}%"))
-        bar.empty()
-        while len(slow_store) > 12:
-            slow_store.pop(next(iter(slow_store)))
-    results[m] = slow_store[key]
+    try:
+        if not METHODS[m].slow:
+            results[m] = resources.compute(tasks.method_view, loaded, image, **params)
+            continue
+        if key not in slow_store:
+            bar = st.progress(0.0, text=f"{METHODS[m].label}: running masked forwards…")
+            with resources.exclusive(loaded):
+                slow_store[key] = tasks.method_view(loaded, image, **params, progress=lambda f, m=m, b=bar:
+                                                    b.progress(f, text=f"{METHODS[m].label}: {100 * f:.0f}%"))
+            bar.empty()
+            while len(slow_store) > 12:
+                slow_store.pop(next(iter(slow_store)))
+        results[m] = slow_store[key]
+    except (ValueError, RuntimeError) as exc:  # GateTimeout is a RuntimeError too
+        st.error(f"{METHODS[m].label} failed at layer `{layer}`: {exc}")
+methods = [m for m in methods if m in results]
 for row in range(0, len(methods), 4):
     for col, m in zip(st.columns(4), methods[row:row + 4], strict=False):
         cam = results[m].cam

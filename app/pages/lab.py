@@ -50,17 +50,18 @@ except ValueError as exc:
     st.error(str(exc))
     st.stop()
 
-main, side = st.columns([3.2, 1], gap="medium")
-with main:
-    st.iframe(player_html(spec, big=big), height=int(spec["layout"]["height"]) + 70)
-    if view != "forward":
-        st.caption(lab_text.BACKWARD)
-with side:
+left, middle, right = st.columns([1, 1, 1.6], gap="medium")
+with left:
     st.markdown("**Region** of the photo")
     lab_controls.region_picker(image, res.box)
+with middle:
+    st.markdown("**The whole photo**")
     st.image(res.whole, caption=res.whole_note, width="stretch")
-    with st.expander("What is happening?", expanded=True):
-        st.markdown(lab_text.EXPLAIN[p["op"]])
+with right, st.expander("What is happening?", expanded=True):
+    st.markdown(lab_text.EXPLAIN[p["op"]])
+st.iframe(player_html(spec, big=big), height=int(spec["layout"]["height"]) + 70)
+if view != "forward":
+    st.caption(lab_text.BACKWARD)
 
 st.divider()
 g1, g2, g3 = st.columns([1, 1, 2])

@@ -35,12 +35,13 @@ def region_picker(image: LoadedImage, box: tuple[int, int, int, int] | None) -> 
     if box is not None:
         ImageDraw.Draw(thumb).rectangle([round(v * scale) for v in box], outline="#e4572e", width=3)
     click = streamlit_image_coordinates(thumb, key=f"lab_click::{image.digest}", cursor="crosshair")
-    if click and (click["x"] / thumb.width, click["y"] / thumb.height) != st.session_state.get(
-            f"{key}::last"):
-        centre = (round(click["x"] / thumb.width, 3), round(click["y"] / thumb.height, 3))
-        st.session_state[f"{key}::last"] = centre
-        st.session_state[key] = centre
-        st.rerun()
+    if click:
+        raw = (click["x"], click["y"], thumb.width, thumb.height)
+        if raw != st.session_state.get(f"{key}::last"):  # a new click (the value persists)
+            st.session_state[f"{key}::last"] = raw
+            st.session_state[key] = (round(click["x"] / thumb.width, 3),
+                                     round(click["y"] / thumb.height, 3))
+            st.rerun()
     st.caption("Click the photo to move the region (orange box).")
 
 

@@ -222,11 +222,12 @@ def heavy_payload(base: str, model: str, timeout: float) -> dict[str, int]:
             s.rerun(page, with_upload=False)
             run = s.wait_finished(timeout)
             if "Layer" in s.widgets and page in ("feature_maps", "receptive_field"):
-                biggest = max(s.widgets["Layer"][2], key=lambda n: int(np.prod(shapes.get(n, (0,)))))
+                options = s.widgets["Layer"][2]  # "name  ·  C×H×W"
+                biggest = max(options, key=lambda o: int(np.prod(shapes.get(o.split()[0], (0,)))))
                 s.choose("Layer", lambda o, b=biggest: o == b)
                 s.rerun(with_upload=False)
                 run = s.wait_finished(timeout)
-                page = f"{page}[{biggest} {'×'.join(map(str, shapes[biggest]))}]"
+                page = f"{page}[{' '.join(biggest.split())}]"
             out[f"{model}/{page or 'predict'}"] = run.largest
             for p in problems(run):
                 print(f"  payload: {model}/{page or 'predict'}: {p}")

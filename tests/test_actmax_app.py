@@ -14,14 +14,14 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNN_LENS_CACHE", str(tmp_path / "cache"))
 
 
-def captions(at) -> str:  # noqa: ANN001
+def captions(at) -> str:
     """Text of every caption and every image caption on the page."""
     parts = [str(c.value) for c in at.caption]
     parts += [img.caption for el in at.get("image") for img in el.proto.imgs]
     return " ".join(parts)
 
 
-def quick(at, **state: object):  # noqa: ANN001, ANN201
+def quick(at, **state: object):
     """Fewer steps / pixels than the default request, then rerun."""
     at.session_state["fv_steps::64"] = 16
     at.session_state["fv_size::128"] = 64

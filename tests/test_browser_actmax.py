@@ -9,8 +9,9 @@ from tests.browser_utils import open_app, shot, wait_idle
 pytestmark = pytest.mark.browser
 
 
-def test_feature_visualisation_finishes(app_url: str, browser) -> None:  # noqa: ANN001
-    page = open_app(browser, app_url, "feature_vis")
+def test_feature_visualisation_finishes(app_url: str, browser) -> None:
+    page = open_app(browser, app_url)
+    page.get_by_role("link", name="Feature visualisation").click()
     page.wait_for_selector('[data-testid="stMain"] [data-testid="stPlotlyChart"]', timeout=180_000)
     wait_idle(page, 180_000)
     main = page.locator('[data-testid="stMain"]')

@@ -19,17 +19,19 @@ def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> Non
     assert "Real learned filter" in main and "Traceback" not in main
     # choose the region by clicking the photo (top-left corner): the page recomputes, no error
     before = page.frame_locator("iframe[srcdoc]").first.locator(".gtitle").text_content()
-    picker = page.frame_locator('iframe[title*="streamlit_image_coordinates"]').locator("img")
-    picker.click(position={"x": 25, "y": 25})
-    page.wait_for_timeout(1500)
-    wait_idle(page)
-    assert not page.locator('[data-testid="stException"]').count()
+    page.frame_locator('iframe[title*="streamlit_image_coordinates"]').locator("img").click(
+        position={"x": 25, "y": 25})
     player = page.frame_locator("iframe[srcdoc]").first
-    player.locator("#pos").wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
-    assert player.locator(".gtitle").text_content() != before  # new region, new numbers
+    title = before
+    for _ in range(120):  # the click reruns the script once; wait for the new animation
+        page.wait_for_timeout(500)
+        if page.locator(IDLE).count() and player.locator(".gtitle").count():
+            title = player.locator(".gtitle").text_content()
+            if title != before:
+                break
+    assert title != before  # new region, new numbers
+    assert not page.locator('[data-testid="stException"]').count()
     pos = player.locator("#pos")
-    pos.wait_for(timeout=60_000)
     for _ in range(14):
         player.locator("#next").click()
     player.locator("#prev").click()

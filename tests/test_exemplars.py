@@ -68,7 +68,7 @@ def test_failures_refused_and_clean() -> None:
     assert_clean(net)
 
 
-def test_lite0_boxes_are_the_theoretical_rf_of_the_winner(lite0, chelsea, coffee) -> None:  # noqa: ANN001
+def test_lite0_boxes_are_the_theoretical_rf_of_the_winner(lite0, chelsea, coffee) -> None:
     from vizcore.preprocess import resize_crop, to_input
 
     spec, layer = lite0.spec, "_blocks.5._project_conv"

@@ -122,20 +122,21 @@ def explain(model: nn.Module, x: torch.Tensor, method: str, *, layer: str | None
     with frozen(model):
         x = x.detach().to(model_device(model))
         target = _resolve_target(model, x, target)
+        xg = x.clone().requires_grad_(True)  # captum would set it (with a warning) anyway
         if method == "saliency":
-            attr = Saliency(model).attribute(x, target=target, abs=True)
+            attr = Saliency(model).attribute(xg, target=target, abs=True)
             return _pixel_result(attr, reduce="absmax", target=target, method=method, start=start)
         if method == "smoothgrad":
             sigma = smooth_sigma * float(x.max() - x.min())
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)  # same noise every call → cacheable, reproducible maps
                 attr = NoiseTunnel(Saliency(model)).attribute(
-                    x, nt_type="smoothgrad", nt_samples=smooth_samples,
+                    xg, nt_type="smoothgrad", nt_samples=smooth_samples,
                     nt_samples_batch_size=min(smooth_samples, batch_size), stdevs=sigma, target=target)
             return _pixel_result(attr, reduce="absmax", target=target, method=method, start=start)
         if method == "ig":
             attr = IntegratedGradients(model).attribute(
-                x, baselines=torch.zeros_like(x), target=target, n_steps=ig_steps,
+                xg, baselines=torch.zeros_like(x), target=target, n_steps=ig_steps,
                 internal_batch_size=min(ig_steps, batch_size))
             return _pixel_result(attr, reduce="abssum", target=target, method=method, start=start)
         attr = _occlusion(model, x, target, window=occlusion_window, stride=occlusion_stride,

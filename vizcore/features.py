@@ -8,6 +8,7 @@ shared ``relu``) is recorded at its first call, like ``capture(..., stop_after=T
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def feature_maps(
         raise ValueError(f"Layer {layer!r} has no (C, H, W) feature map; pick a convolutional stage.")
     stage_names = set(stage_layers(trace))
     seen: set[str] = set()
-    reduced: set[tuple] = set()
+    reduced: dict[int, tuple[weakref.ref, int]] = {}
     ranges: list[tuple[float, float]] = []
     stages: dict[str, StageMap] = {}
     kept: dict[str, np.ndarray] = {}
@@ -133,11 +134,11 @@ def feature_maps(
         if name in seen:
             return
         seen.add(name)
-        t = (output[0] if isinstance(output, (tuple, list)) else output).detach()
-        a = t[0].float().cpu().numpy()  # numpy reductions are far faster than torch's on CPU here
-        key = (t.data_ptr(), t._version, t.shape)  # a block returns its last layer's tensor: once
-        if key not in reduced:
-            reduced.add(key)
+        src = output[0] if isinstance(output, (tuple, list)) else output
+        a = src.detach()[0].float().cpu().numpy()  # numpy reductions are much faster than torch's here
+        done = reduced.get(id(src))  # a block returns its last layer's tensor: reduce it once
+        if done is None or done[0]() is not src or done[1] != src._version:
+            reduced[id(src)] = (weakref.ref(src), src._version)
             ranges.append((float(a.min()), float(a.max())))
         if name in stage_names:
             flat2 = a.reshape(a.shape[0], -1)

@@ -47,19 +47,6 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def randomise_top(model: nn.Module, n: int, *, seed: int = 0) -> list[str]:
-    """Re-initialise the top ``n`` parameter layers of ``model`` IN PLACE (seeded; the global RNG
-    state is restored). Use it on a copy. Returns the names re-initialised."""
-    names = parameter_layers(model)[:n]
-    modules = dict(model.named_modules())
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(seed)
-        for name in names:
-            modules[name].reset_parameters()
-    model.requires_grad_(False)
-    return names
-
-
 def cascading_randomisation(
     model: nn.Module, x: torch.Tensor, explain: Callable[[nn.Module, torch.Tensor], np.ndarray], *,
     counts: Sequence[int] = (1, 2, 3), seed: int = 0,

@@ -20,14 +20,21 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
-def player_html(spec: dict[str, Any], *, big: bool = False, speed: str = "normal") -> str:
-    """HTML page (plotly.js inlined, works offline) that plays ``spec`` (a lab figure dict)."""
+def player_html(spec: dict[str, Any], *, big: bool = False, speed: str = "normal",
+                plotly_src: str | None = None) -> str:
+    """HTML page that plays ``spec`` (a lab figure dict).
+
+    plotly.js is loaded from ``plotly_src`` when given (served statically by the app), else inlined
+    so the page works offline as a download.
+    """
+    script = (f'<script src="{plotly_src}"></script>' if plotly_src
+              else f"<script>{_plotly_js()}</script>")
     spec = {**spec, "layout": {**spec["layout"], "updatemenus": []}}  # our own buttons replace them
     size = 20 if big else 15
     options = "".join(f'<option value="{ms}"{" selected" if name == speed else ""}>{name}</option>'
                       for name, ms in SPEEDS.items())
     return f"""<!doctype html><html><head><meta charset="utf-8">
-<script>{_plotly_js()}</script>
+{script}
 <style>
  body {{ margin: 0; overflow-x: hidden; font-family: "Source Sans Pro", sans-serif; font-size: {size}px; }}
  #bar {{ display: flex; gap: 8px; align-items: center; flex-wrap: wrap; padding: 4px 2px; }}

@@ -14,9 +14,9 @@ from vizcore.features import spatial_layers
 from vizcore.gate import GateTimeout
 from vizcore.images import ImageError, load_image
 
-QUALITY = {"Fast · 128 px · 64 steps": (128, 64), "Quality · 224 px · 160 steps": (224, 160)}
+QUALITY = {"Fast (128 px)": (128, 64), "Quality (224 px)": (224, 160)}
 VIEWS = ("One unit", "Layer atlas", "Dataset exemplars")
-KINDS = {"Channel (whole map)": "channel", "Neuron (centre unit)": "neuron", "Class logit": "logit"}
+KINDS = {"Channel": "channel", "Neuron (centre)": "neuron", "Class logit": "logit"}
 
 st.title("✨ Feature visualisation — what makes a unit fire?")
 loaded = resources.current_model()
@@ -27,8 +27,10 @@ name = loaded.spec.name
 view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="fv_view") or VIEWS[0]
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 1, 2, 1])
-kind = KINDS[c2.selectbox("Maximise", list(KINDS), key="fv_kind",
-                          disabled=view != VIEWS[0])] if view == VIEWS[0] else "channel"
+kind = KINDS[c2.selectbox("Maximise", list(KINDS), key="fv_kind", help="Channel: the mean of the "
+                          "whole feature map · Neuron: the unit at the centre of the map · Class "
+                          "logit: the score of one ImageNet class (the whole network runs)")] \
+    if view == VIEWS[0] else "channel"
 layer = c1.selectbox("Layer", layers, index=len(layers) // 2, key=f"fv_layer::{name}",
                      disabled=kind == "logit",
                      format_func=lambda n: f"{n}  ·  {'×'.join(map(str, trace.layer_shape[n]))}")
@@ -39,7 +41,9 @@ if kind == "logit":
     c3.caption(cats[int(index)])
 else:
     index = c3.number_input("Channel", 0, n_ch - 1, min(10, n_ch - 1), key=f"fv_ch::{name}::{layer}")
-size, steps = QUALITY[c4.radio("Quality", list(QUALITY), key="fv_quality", horizontal=False)]
+size, steps = QUALITY[c4.radio("Quality", list(QUALITY), key="fv_quality",
+                               help="Fast: 128 px, 64 steps (a few seconds). Quality: 224 px, 160 "
+                               "steps. Both are kept in the disk cache.")]
 seed = int(c5.number_input("Seed", 0, 9999, 0, key="fv_seed"))
 copies = 1
 with st.expander("Advanced: steps, size, diversity"):
@@ -80,7 +84,7 @@ def run(target: Target) -> object:
 if view == VIEWS[0]:
     target = Target(kind, layer, (int(index),) * copies)
     vis = run(target)
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with left:
         if copies == 1:
             st.image(figures.enlarge(vis.images[0], 448), width=448,

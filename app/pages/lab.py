@@ -8,6 +8,7 @@ from app import lab_controls, lab_text, resources, widgets
 from app.figures import lab as figures
 from app.figures.lab_gif import gif_bytes
 from app.figures.lab_player import player_html
+from app.static_assets import plotly_js_url
 from app.tasks import lab as tasks
 
 st.title("🧮 Classroom lab — convolution and pooling, step by step")
@@ -59,7 +60,7 @@ with middle:
     st.image(res.whole, caption=res.whole_note, width="stretch")
 with right, st.expander("What is happening?", expanded=True):
     st.markdown(lab_text.EXPLAIN[p["op"]])
-st.iframe(player_html(spec, big=big), height=int(spec["layout"]["height"]) + 70)
+st.iframe(player_html(spec, big=big, plotly_src=plotly_js_url()), height=int(spec["layout"]["height"]) + 70)
 if view != "forward":
     st.caption(lab_text.BACKWARD)
 
@@ -72,5 +73,5 @@ if st.session_state.get("lab_gif"):
     g2.download_button("⬇️ Download GIF", st.session_state["lab_gif"], file_name="cnn-lens-lab.gif",
                        mime="image/gif", key="lab_gif_dl")
 g3.download_button("⬇️ Download this animation as an offline HTML page",
-                   player_html(spec, big=big), file_name="cnn-lens-lab.html", mime="text/html",
+                   lambda: player_html(spec, big=big), file_name="cnn-lens-lab.html", mime="text/html",
                    key="lab_html_dl")

@@ -11,7 +11,7 @@ import numpy as np
 
 from models.registry import LoadedModel
 from vizcore.actmax import Settings, Target
-from vizcore.actmax.cached import Model, Visuals, visualise
+from vizcore.actmax.cached import Model, Visuals, entry_key, visualise
 from vizcore.actmax.render import Progress
 from vizcore.diskcache import DiskCache
 from vizcore.exemplars import Exemplars, exemplars
@@ -29,8 +29,6 @@ def _model(loaded: LoadedModel) -> Model:
 def lookup(loaded: LoadedModel, target: Target, settings: Settings) -> Visuals | None:
     """The visualisations if every one is already in the disk cache, else ``None`` (no compute)."""
     cache = DiskCache()
-    from vizcore.actmax.cached import entry_key
-
     m = _model(loaded)
     keys = ([entry_key(m, target, tuple(target.indices), settings)] if settings.diversity
             else [entry_key(m, target, i, settings) for i in target.indices])

@@ -23,7 +23,13 @@ def test_three_students_at_once(app_url: str, browser, tmp_path: Path) -> None:
         img = Image.open(path)
         ImageOps.mirror(img).save(path)  # photos nobody has computed yet
         files.append(path)
-    pages = [open_app(browser, app_url, "explain", width=1366, height=768) for _ in files]
+    pages = []
+    for _ in files:  # each student opens the app, then the Explain page from the menu
+        page = open_app(browser, app_url, width=1366, height=768)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Explain").first.click()
+        page.wait_for_selector(f'{MAIN} :text("Grad-CAM for")', timeout=180_000)
+        wait_idle(page, timeout_ms=300_000)
+        pages.append(page)
     for page, path in zip(pages, files, strict=True):  # all three upload without waiting
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     queued = None

@@ -16,6 +16,7 @@ Gradients come from one forward with the layer ``tap``-ped (autograd starts at t
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,15 @@ class CamResult:
     method: str
     seconds: float
     message: str | None = None
+
+
+def frozen_once(model: nn.Module) -> contextlib.AbstractContextManager:
+    """``hooks.frozen(model)``, skipped when the model is already in eval mode with every parameter
+    frozen (the shared models always are): nothing to restore, and it saves ~2 % of a Grad-CAM."""
+    if model.training or any(p.requires_grad for p in model.parameters()) or any(
+            m.training for m in model.modules()):
+        return frozen(model)
+    return contextlib.nullcontext(model)
 
 
 def default_cam_layer(model: nn.Module) -> str:
@@ -139,7 +149,7 @@ def gradient_cam(model: nn.Module, x: torch.Tensor, *, method: str = "gradcam", 
         raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(GRAD_CAMS)}")
     layer = layer or default_cam_layer(model)
     start = time.perf_counter()
-    with frozen(model):
+    with frozen_once(model):
         act, logits = activation_and_logits(model, x, layer)
         target = int(logits[0].argmax()) if target is None else check_target(target, logits.shape[1])
         (grad,) = torch.autograd.grad(logits[0, target], act)
@@ -162,7 +172,7 @@ def top_k_cams(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, k
     product (``is_grads_batched=True``). Each result's ``seconds`` is the shared total."""
     layer = layer or default_cam_layer(model)
     start = time.perf_counter()
-    with frozen(model):
+    with frozen_once(model):
         act, logits = activation_and_logits(model, x, layer)
         k = max(1, min(k, logits.shape[1]))
         top = logits[0].detach().topk(k).indices
@@ -192,7 +202,7 @@ def score_cam(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, ta
     layer = layer or default_cam_layer(model)
     start = time.perf_counter()
     dev = model_device(model)
-    with frozen(model):
+    with frozen_once(model):
         act, logits = activation_and_logits(model, x, layer)
         target = int(logits[0].argmax()) if target is None else check_target(target, logits.shape[1])
         a = act[0].detach()

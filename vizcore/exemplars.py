@@ -52,7 +52,8 @@ def exemplars(
     mean: Sequence[float], std: Sequence[float], k: int = 6, rf: RFInfo | None = None,
     batch: int = 8,
 ) -> Exemplars:
-    """Rank ``pixels`` (N, S, S, 3) uint8 (preprocessed, square) by the max of ``channel``'s map.
+    """Rank ``pixels`` (N, S, S, 3) uint8 (preprocessed, square) by the max of ``channel``'s map
+    (then by its mean, for ties).
 
     Raises ``ValueError`` for an empty set, a non-spatial layer or a channel out of range. Hooks are
     removed and the model's flags restored also on error.
@@ -84,7 +85,8 @@ def exemplars(
     h, w = fmap.shape[1:]
     flat = fmap.reshape(n, -1)
     best = flat.argmax(1)
-    order = np.argsort(-flat.max(1), kind="stable")[:k]
+    # strongest response first; ties (e.g. ReLU6 capped at 6) broken by the mean response
+    order = np.lexsort((-flat.mean(1), -flat.max(1)))[:k]
     top = []
     for i in order:
         r, c = divmod(int(best[i]), w)

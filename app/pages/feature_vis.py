@@ -106,14 +106,16 @@ if view == VIEWS[0]:
             "the unit robustly prefers survive. Early layers give edges and colours, deeper "
             "layers textures, parts and whole objects.")
 elif view == VIEWS[1]:
-    count = st.select_slider("Channels in the atlas", [8, 16, 32, 64], 16, key="fv_atlas_n")
-    first = st.number_input("First channel", 0, n_ch - 1, 0, key=f"fv_atlas_first::{name}::{layer}")
+    b1, b2, _ = st.columns([2, 1, 3])
+    count = b1.select_slider("Channels in the atlas", [8, 16, 32, 64], 16, key="fv_atlas_n")
+    first = b2.number_input("First channel", 0, n_ch - 1, 0, key=f"fv_atlas_first::{name}::{layer}")
     chans = tuple(range(int(first), min(n_ch, int(first) + count)))
     vis = run(Target("channel", layer, chans))
     st.image(figures.atlas_image(vis, tile=min(size, 128), cols=8),
              caption=f"Layer atlas of {layer}: channels {chans[0]}–{chans[-1]} "
              f"({'from the disk cache' if vis.hits == len(chans) else f'{vis.seconds:.1f} s'})")
     st.caption("Each tile is optimised for one channel; 8 channels share one batched optimisation. "
+               "A flat grey tile is a channel that never fired, so the gradient had nothing to follow. "
                "Precompute whole models with `cnn-lens atlas --model M --layer L --channels 0-63`.")
 else:
     ups = st.file_uploader("Your photos (optional; the bundled samples are always included)",
@@ -134,7 +136,8 @@ else:
         cols = st.columns(3)
         for i, e in enumerate(ex.top):
             with cols[i % 3]:
-                st.image(figures.with_box(e, size=200), caption=f"#{i + 1} · max {e.value:.2f}")
+                st.image(figures.with_box(e, size=200),
+                         caption=f"#{i + 1} · max {e.value:.2f} · mean {e.mean:.2f}")
                 st.image(figures.patch_image(e, size=120), caption=f"RF patch {e.patch.shape[1]}"
                          f"×{e.patch.shape[0]} px")
     st.caption(f"{ex.n_images} photos ranked by the strongest response of channel {int(index)} "

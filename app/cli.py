@@ -19,7 +19,10 @@ MAIN = Path(__file__).resolve().parent / "main.py"
 
 def run_app(extra: list[str]) -> int:
     """``streamlit run app/main.py`` with ``extra`` passed through; returns its exit code."""
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(MAIN), *extra])
+    # The same settings as .streamlit/config.toml, so they hold from any working directory.
+    defaults = ["--server.maxUploadSize", "25", "--server.enableStaticServing", "true",
+                "--browser.gatherUsageStats", "false", "--theme.base", "light"]
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(MAIN), *defaults, *extra])
 
 
 def atlas(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ def test_run_passes_arguments_through(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.main([]) == 0
     assert cli.main(["run", "--server.port", "8999"]) == 0
     assert cli.main(["--server.headless", "true"]) == 0
-    assert calls[0][1:] == ["-m", "streamlit", "run", str(cli.MAIN)]
+    assert calls[0][1:5] == ["-m", "streamlit", "run", str(cli.MAIN)]
+    assert "--server.maxUploadSize" in calls[0] and "--server.enableStaticServing" in calls[0]
     assert calls[1][-2:] == ["--server.port", "8999"] and calls[2][-2:] == ["--server.headless", "true"]
 
 

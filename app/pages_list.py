@@ -1,4 +1,4 @@
-"""The navigation menu: one entry per page file in ``app/pages``."""
+"""The navigation menu: one entry per page file in ``app/views``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would run a file from a folder of that name on its own, without main.py.
+PAGES = Path(__file__).parent / "views"
 
 
 def pages() -> dict[str, list[st.Page]]:

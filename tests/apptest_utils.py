@@ -18,9 +18,9 @@ def fresh_app(timeout: float = 180) -> AppTest:
 
 
 def open_page(page_file: str, timeout: float = 180) -> AppTest:
-    """Run the app, then switch to ``app/pages/<page_file>`` and run that page."""
+    """Run the app, then switch to ``app/views/<page_file>`` and run that page."""
     at = fresh_app(timeout).run()
-    at.switch_page(f"pages/{page_file}")
+    at.switch_page(f"views/{page_file}")
     return at.run()
 
 

@@ -12,6 +12,15 @@ from tests.conftest import photo_bytes
 pytestmark = pytest.mark.browser
 
 
+def test_direct_page_url_on_fresh_server_runs_through_main(app_url: str, browser) -> None:  # noqa: ANN001
+    # First request of the server goes straight to a page URL: the shared sidebar must be there.
+    page = open_app(browser, app_url, "explain")
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert "Model" in sidebar and "Upload a photo" in sidebar
+    assert "Choose an image in the sidebar" not in page.locator('[data-testid="stMain"]').inner_text()
+    page.context.close()
+
+
 def test_upload_shows_top5(app_url: str, browser, tmp_path: Path) -> None:
     photo = tmp_path / "coffee.jpg"
     photo.write_bytes(photo_bytes("coffee", "JPEG"))

@@ -13,7 +13,7 @@ def explain_page(**state: object) -> AppTest:
     at = fresh_app().run()
     for k, v in state.items():
         at.session_state[k] = v
-    at.switch_page("pages/explain.py")
+    at.switch_page("views/explain.py")
     return at.run()
 
 

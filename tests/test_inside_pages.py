@@ -14,7 +14,7 @@ def _open(page: str, model: str | None = None):
     if model is not None:  # a torchvision model with random weights (none are on this machine)
         at.session_state[MODEL_KEY] = model
         at.session_state[untrained_key(model)] = True
-    at.switch_page(f"pages/{page}")
+    at.switch_page(f"views/{page}")
     return at.run()
 
 

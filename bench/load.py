@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.loadclient import Run, Session, open_session  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "immunohistochemistry", "camera")
-PAGES = ("", "explain", "filters", "feature_maps", "architecture", "receptive_field", "lab")
+PAGES = ("", "explain", "filters", "feature_maps", "architecture", "receptive_field", "feature_vis", "lab")
 GRADCAM = "Grad-CAM for"
 
 

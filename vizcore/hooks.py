@@ -76,7 +76,6 @@ def capture(
     """
     modules = {name: resolve_layer(model, name) for name in layers}
     store: dict[str, torch.Tensor] = {}
-    handles = []
 
     def make_hook(name: str):
         def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
@@ -88,10 +87,20 @@ def capture(
 
         return hook
 
+    with _forward_hooks(modules, make_hook):
+        yield store
+
+
+@contextmanager
+def _forward_hooks(
+    modules: dict[str, nn.Module], make_hook: Callable[[str], Callable[..., object]],
+) -> Iterator[None]:
+    """Register ``make_hook(name)`` as a forward hook on each module; remove them all on exit."""
+    handles = []
     try:
         for name, module in modules.items():
             handles.append(module.register_forward_hook(make_hook(name)))
-        yield store
+        yield
     finally:
         for h in handles:
             h.remove()
@@ -151,7 +160,6 @@ def tap(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Ten
     """
     modules = {name: resolve_layer(model, name) for name in layers}
     store: dict[str, torch.Tensor] = {}
-    handles = []
 
     def make_hook(name: str):
         def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> torch.Tensor:
@@ -163,10 +171,5 @@ def tap(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Ten
 
         return hook
 
-    try:
-        for name, module in modules.items():
-            handles.append(module.register_forward_hook(make_hook(name)))
+    with _forward_hooks(modules, make_hook):
         yield store
-    finally:
-        for h in handles:
-            h.remove()

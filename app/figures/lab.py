@@ -18,12 +18,12 @@ from app.figures.lab_anim import (
     KINDS_SCALE,
     WIN,
     Spec,
-    animation,
     boxes,
     channel_steps,
+    finish,
     rounded,
     sizes,
-    square_axes,
+    value_heatmap,
 )
 from app.figures.lab_backward import backward_figure
 from vizcore.stepping import REAL, Step, StepPlan
@@ -141,41 +141,9 @@ def forward_figure(
         )
         if maxpool:
             frame_traces.append(len(fig.data))
-        fig.add_trace(
-            go.Heatmap(
-                z=rounded(first.weights[r]),
-                colorscale=DIVERGING,
-                zmid=0,
-                zmin=-kabs,
-                zmax=kabs,
-                showscale=False,
-                texttemplate="%{z:.2f}",
-                textfont=dict(size=k_font),
-                xgap=2,
-                ygap=2,
-                hoverinfo="skip",
-            ),
-            row=r + 1,
-            col=2,
-        )
+        fig.add_trace(value_heatmap(first.weights[r], kabs, k_font), row=r + 1, col=2)
         frame_traces.append(len(fig.data))
-        fig.add_trace(
-            go.Heatmap(
-                z=rounded(first.products[r]),
-                colorscale=DIVERGING,
-                zmid=0,
-                zmin=-zabs,
-                zmax=zabs,
-                showscale=False,
-                texttemplate="%{z:.2f}",
-                textfont=dict(size=k_font),
-                xgap=2,
-                ygap=2,
-                hoverinfo="skip",
-            ),
-            row=r + 1,
-            col=3,
-        )
+        fig.add_trace(value_heatmap(first.products[r], zabs, k_font), row=r + 1, col=3)
         if maxpool:
             frame_traces.append(len(fig.data))
             fig.add_trace(
@@ -254,21 +222,7 @@ def forward_figure(
         frames.append(
             dict(name=str(pos), data=data, traces=frame_traces, layout=dict(title=dict(text=title)))
         )
-    fig.update_layout(
-        font=dict(size=font),
-        height=int(min(g * per_row * px * 1.08, 1500) + 170),
-        margin=dict(l=40, r=10, t=80, b=90),
-        plot_bgcolor="white",
-    )
-    fig.update_annotations(font_size=font + 1)
-    return square_axes(
-        animation(
-            fig,
-            frames,
-            [str(p + 1) for p in range(len(idx))],
-            speed_ms=speed_ms,
-            font=font,
-            title_size=font + 5,
-        ),
-        3 * g + 1,
+    return finish(
+        fig, frames, height=int(min(g * per_row * px * 1.08, 1500) + 170), margin_left=40, font=font,
+        speed_ms=speed_ms, title_size=font + 5, n_axes=3 * g + 1,
     )

@@ -134,3 +134,27 @@ def animation(
         ],
     )
     return spec
+
+
+def finish(
+    fig: go.Figure, frames: list[dict], *, height: int, margin_left: int, font: int, speed_ms: int,
+    title_size: int, n_axes: int,
+) -> Spec:
+    """Common layout of every lab animation, then frames + controls + square cells."""
+    fig.update_layout(
+        font=dict(size=font), height=height, margin=dict(l=margin_left, r=10, t=80, b=90),
+        plot_bgcolor="white",
+    )
+    fig.update_annotations(font_size=font + 1)
+    labels = [str(p + 1) for p in range(len(frames))]
+    return square_axes(
+        animation(fig, frames, labels, speed_ms=speed_ms, font=font, title_size=title_size), n_axes
+    )
+
+
+def value_heatmap(z: np.ndarray, zabs: float, font: int) -> go.Heatmap:
+    """A diverging, zero-centred heatmap with each value written in its cell."""
+    return go.Heatmap(
+        z=rounded(z), colorscale=DIVERGING, zmid=0, zmin=-zabs, zmax=zabs, showscale=False,
+        texttemplate="%{z:.2f}", textfont=dict(size=font), xgap=2, ygap=2, hoverinfo="skip",
+    )

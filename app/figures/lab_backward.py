@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures.lab_anim import ACCENT, Spec, animation, boxes, channel_steps, sizes, square_axes
+from app.figures.lab_anim import ACCENT, Spec, boxes, channel_steps, finish, sizes
 from vizcore.stepping import Routing, StepPlan
 
 
@@ -97,21 +97,7 @@ def backward_figure(
                 layout=dict(title=dict(text=f"step {pos + 1}/{len(idx)} · {msg}")),
             )
         )
-    fig.update_layout(
-        font=dict(size=font),
-        height=int(max(h, 4) * (cell + 18) + 190),
-        margin=dict(l=20, r=10, t=80, b=90),
-        plot_bgcolor="white",
-    )
-    fig.update_annotations(font_size=font + 1)
-    return square_axes(
-        animation(
-            fig,
-            frames,
-            [str(p + 1) for p in range(len(idx))],
-            speed_ms=speed_ms,
-            font=font,
-            title_size=font + 4,
-        ),
-        2,
+    return finish(
+        fig, frames, height=int(max(h, 4) * (cell + 18) + 190), margin_left=20, font=font,
+        speed_ms=speed_ms, title_size=font + 4, n_axes=2,
     )

@@ -4,8 +4,9 @@ Starts the app itself on a free localhost port and stops only that server. Phase
 count and time:
 
 1. payload — one session visits every page (defaults) and records the largest websocket message;
-2. serial floor — a few sessions, one at a time on an idle server, upload a fresh photo on the
-   Explain page and time upload → Grad-CAM image; floor = sessions × the fastest of them;
+2. serial floor — a few sessions, one at a time on an idle server (half before, half after phase
+   3), upload a fresh photo on the Explain page and time upload → Grad-CAM image;
+   floor = sessions × their median (the ratio to the fastest one is printed too);
 3. load — N sessions on the Explain page upload N distinct photos at once; each waits for its
    Grad-CAM, which must equal the same request computed alone (top-1 class + overlay pixels) with no
    error/exception; the compute gate must show "Queued — position N"; then the session closes its
@@ -361,20 +362,23 @@ def run_load(url: str, args: argparse.Namespace) -> dict[str, float]:
     expected = [exp(d) for _, d in load_photos]
     print(f"expected results computed alone (in this process) in {time.monotonic() - t0:.0f} s",
           flush=True)
-    alone = serial_floor(url, alone_photos, args.timeout)
-    one = min(alone)  # the fastest alone run: the strictest floor on a shared, noisy machine
-    floor = args.sessions * one
-    print(f"alone upload→Grad-CAM: {', '.join(f'{t:.2f}' for t in alone)} s (median "
-          f"{statistics.median(alone):.2f}); serial floor = {args.sessions} × min {one:.2f} = "
-          f"{floor:.1f} s", flush=True)
+    half = (len(alone_photos) + 1) // 2  # alone runs before AND after the load: other users of
+    alone = serial_floor(url, alone_photos[:half], args.timeout)  # this machine come and go
     load = load_phase(url, load_photos, expected, args.timeout)
+    alone += serial_floor(url, alone_photos[half:], args.timeout)
+    one = statistics.median(alone)
+    floor = args.sessions * one
+    print(f"alone upload→Grad-CAM (before, after the load): {', '.join(f'{t:.2f}' for t in alone)} s; "
+          f"serial floor = {args.sessions} × median {one:.2f} = {floor:.1f} s "
+          f"(× min {min(alone):.2f} = {args.sessions * min(alone):.1f} s)", flush=True)
     times = sorted(load["times"])  # type: ignore[arg-type]
     p95 = float(np.percentile(times, 95)) if times else float("inf")
     p50 = float(np.median(times)) if times else 0.0
     queued: list[str] = load["queued"]  # type: ignore[assignment]
     print(f"load: {len(times)}/{args.sessions} Grad-CAMs; p50 {p50:.1f} s, p95 {p95:.1f} s, "
           f"max {max(times, default=0):.1f} s; queued notices {len(queued)} "
-          f"(e.g. {(queued or ['none'])[-1]!r})", flush=True)
+          f"(e.g. {(queued or ['none'])[-1]!r}); p95 / (sessions × min alone) = "
+          f"{p95 / (args.sessions * min(alone)):.2f}", flush=True)
     problems_ = [*load["errors"], *load["wrong"]]  # type: ignore[misc]
     for e in problems_[:10]:
         print(f"  problem: {e}")
@@ -410,7 +414,7 @@ def run_memory(server: Server, args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=30)
-    ap.add_argument("--alone", type=int, default=5, help="alone runs for the serial floor (min)")
+    ap.add_argument("--alone", type=int, default=6, help="alone runs for the serial floor (median)")
     ap.add_argument("--memory-sessions", type=int, default=10)
     ap.add_argument("--cycles", type=int, default=500)
     ap.add_argument("--timeout", type=float, default=600.0, help="longest wait for one result, s")

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +35,7 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.devserver import AppServer  # noqa: E402
 from bench.loadclient import Run, Session, open_session  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "immunohistochemistry", "camera")
@@ -80,49 +78,6 @@ def photo_variants(n: int, *, seed: int) -> list[tuple[str, bytes]]:
     return out
 
 
-class Server:
-    """``streamlit run app/main.py`` on 127.0.0.1:``port``; ``stop()`` ends only this process."""
-
-    def __init__(self, port: int, cache_dir: str) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = Path(cache_dir) / "streamlit.log"
-        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.enableXsrfProtection", "false", "--server.fileWatcherType", "none",
-               "--server.runOnSave", "false"]
-        env = {**os.environ, "CNN_LENS_CACHE": cache_dir}
-        with open(self.log, "wb") as fh:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.3)
-
-    def rss_mb(self) -> float:
-        """Resident set size of the server process, MB."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 def problems(run: Run) -> list[str]:
@@ -312,7 +267,7 @@ def load_phase(base: str, photos: list[tuple[str, bytes]], expected: list[tuple[
     return {"times": done, "errors": errs, "wrong": wrong, "queued": queued}
 
 
-def memory_phase(server: Server, sessions: int, cycles: int, timeout: float) -> dict[str, object]:
+def memory_phase(server: AppServer, sessions: int, cycles: int, timeout: float) -> dict[str, object]:
     """``cycles`` upload→compute cycles (Predict page, every photo new); RSS after each."""
     per = cycles // sessions
     photos = photo_variants(per * sessions, seed=1000)
@@ -395,7 +350,7 @@ def run_load(url: str, args: argparse.Namespace) -> dict[str, float]:
     return {"errors": errors, "wrong": len(load["wrong"]), "ratio": p95 / floor}  # type: ignore[arg-type]
 
 
-def run_memory(server: Server, args: argparse.Namespace) -> dict[str, float]:
+def run_memory(server: AppServer, args: argparse.Namespace) -> dict[str, float]:
     mem = memory_phase(server, args.memory_sessions, args.cycles, args.timeout)
     rss: list[float] = mem["rss"]  # type: ignore[assignment]
     if not rss:
@@ -428,7 +383,7 @@ def main() -> None:
     load = {"errors": 0, "wrong": 0, "ratio": float("nan")}
     mem = {"errors": 0, "growth": float("nan")}
     with tempfile.TemporaryDirectory(prefix="cnnlens-load-") as tmp:
-        server = Server(args.port or free_port(), tmp)
+        server = AppServer(args.port or free_port(), tmp)
         try:
             print(f"server pid {server.proc.pid} on {server.url}", flush=True)
             sizes = payload(server.url, args.timeout)

@@ -9,62 +9,37 @@ plain forward). Prints ``RESULT first_paint_s=… first_prediction_s=… peak_rs
 from __future__ import annotations
 
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def cold_start() -> tuple[float, float, float, float]:
+    import tempfile
+
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app/main.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        t_health = time.perf_counter() - t0
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}", wait_until="commit")
-            page.wait_for_selector('[data-testid="stElementContainer"]', timeout=120_000)
-            t_paint = time.perf_counter() - t0
-            page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
-            t_pred = time.perf_counter() - t0
-            browser.close()
-        return t_health, t_paint, t_pred, peak_rss_mb(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    from app.devserver import AppServer, free_port
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = AppServer(free_port(), tmp)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.goto(server.url, wait_until="commit")
+                page.wait_for_selector('[data-testid="stElementContainer"]', timeout=120_000)
+                t_paint = time.perf_counter() - server.started
+                page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
+                t_pred = time.perf_counter() - server.started
+                browser.close()
+            return server.healthy_after, t_paint, t_pred, server.peak_rss_mb()
+        finally:
+            server.stop()
 
 
 def warm_latency() -> tuple[float, float]:

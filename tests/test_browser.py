@@ -12,7 +12,7 @@ from tests.conftest import photo_bytes
 pytestmark = pytest.mark.browser
 
 
-def test_direct_page_url_on_fresh_server_runs_through_main(app_url: str, browser) -> None:  # noqa: ANN001
+def test_direct_page_url_on_fresh_server_runs_through_main(app_url: str, browser) -> None:
     # First request of the server goes straight to a page URL: the shared sidebar must be there.
     page = open_app(browser, app_url, "explain")
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()

@@ -29,35 +29,14 @@ def backward_figure(
         horizontal_spacing=0.06,
         subplot_titles=["upstream gradient ∂L/∂output", "gradient at the input ∂L/∂x"],
     )
-    fig.add_trace(
-        go.Heatmap(
-            z=g_out.tolist(),
-            colorscale="Oranges",
-            showscale=False,
-            texttemplate="%{z:.3g}",
-            xgap=1,
-            ygap=1,
-            hoverinfo="skip",
-        ),
-        row=1,
-        col=1,
-    )
     acc = np.zeros((h, w))
-    fig.add_trace(
-        go.Heatmap(
-            z=acc.tolist(),
-            colorscale="Oranges",
-            zmin=0,
-            zmax=float(routing.grad_in[channel].max()) or 1.0,
-            showscale=False,
-            texttemplate="%{z:.3g}",
-            xgap=1,
-            ygap=1,
-            hoverinfo="skip",
-        ),
-        row=1,
-        col=2,
-    )
+    zmax = float(routing.grad_in[channel].max()) or 1.0
+    for col, z, extra in ((1, g_out, {}), (2, acc, dict(zmin=0, zmax=zmax))):
+        fig.add_trace(
+            go.Heatmap(z=z.tolist(), colorscale="Oranges", showscale=False, texttemplate="%{z:.3g}",
+                       xgap=1, ygap=1, hoverinfo="skip", **extra),
+            row=1, col=col,
+        )
     for col in (1, 2):
         fig.add_trace(
             go.Scatter(

@@ -21,7 +21,8 @@ def run_app(extra: list[str]) -> int:
     """``streamlit run app/main.py`` with ``extra`` passed through; returns its exit code."""
     # The same settings as .streamlit/config.toml, so they hold from any working directory.
     defaults = ["--server.maxUploadSize", "25", "--server.enableStaticServing", "true",
-                "--browser.gatherUsageStats", "false", "--theme.base", "light"]
+                "--browser.gatherUsageStats", "false", "--theme.base", "light",
+                "--runner.postScriptGC", "false"]
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(MAIN), *defaults, *extra])
 
 

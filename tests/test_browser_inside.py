@@ -31,4 +31,11 @@ def test_feature_maps_click_a_tile(app_url: str, browser) -> None:
     assert channel.input_value() == "0"
     assert "Channel 0:" in main.inner_text()
     shot(page, "feature-maps")
+    page.locator('[data-testid="stRadio"]').get_by_text("global", exact=True).click()  # one more pass: ranges
+    page.wait_for_timeout(800)
+    wait_idle(page)
+    assert "Traceback" not in main.inner_text() and "Error" not in main.inner_text()
+    img.wait_for(timeout=60_000)
+    assert channel.input_value() == "0"  # the picked channel survives the change of scale
+    shot(page, "feature-maps-global", full_page=True)
     page.context.close()

@@ -63,3 +63,37 @@ def test_bad_layer_name_registers_nothing() -> None:
 
 def test_conv_layer_names_in_order() -> None:
     assert conv_layer_names(tiny()) == ["0", "2"]
+
+
+def test_observe_wraps_forward_and_restores_it_after_success_and_failure() -> None:
+    from vizcore.hooks import StopForward, observe
+
+    torch.manual_seed(0)
+    model = tiny().eval()
+    custom = model[2].forward
+    model[2].forward = lambda t: custom(t) * 2  # a forward the module already had as an attribute
+    wrapped_before = model[2].__dict__["forward"]
+    x = torch.randn(1, 1, 8, 8)
+    plain = model(x)
+    seen: list[tuple[str, str, tuple[int, ...]]] = []
+    with observe(model, ["0", "2", ""],
+                 before=lambda n, inp: seen.append(("in", n, tuple(inp[0].shape))),
+                 after=lambda n, _i, out: seen.append(("out", n, tuple(out.shape)))):
+        assert count_hooks(model) == 3  # one wrapper per module (over the module's own forward)
+        out = model(x)
+    assert torch.equal(out, plain)
+    assert [(k, n) for k, n, _ in seen] == [("in", ""), ("in", "0"), ("out", "0"), ("in", "2"),
+                                            ("out", "2"), ("out", "")]
+    assert seen[2][2] == (1, 2, 6, 6) and seen[4][2] == (1, 1, 6, 6)
+    assert model[2].__dict__["forward"] is wrapped_before and "forward" not in model[0].__dict__
+
+    def stop(_n: str, _i: tuple, _o: object) -> None:
+        raise StopForward
+
+    with pytest.raises(StopForward), observe(model, ["0"], after=stop):
+        model(x)
+    with pytest.raises(ValueError), observe(model, ["0", "nope"]):
+        pass
+    assert count_hooks(model) == 1 and model[2].__dict__["forward"] is wrapped_before
+    del model[2].forward
+    assert count_hooks(model) == 0

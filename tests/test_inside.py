@@ -11,7 +11,7 @@ from torch import nn
 from app.figures import inside as figures
 from models.registry import load_model
 from tests.conftest import assert_clean
-from vizcore.features import capture_all, feature_maps, spatial_layers, stage_layers
+from vizcore.features import activation_range, capture_all, feature_maps, spatial_layers, stage_layers
 from vizcore.filters import filter_bank, filter_order, norm_matrix, rgb_tiles, slice_tiles
 from vizcore.hooks import capture, observe, run_until
 from vizcore.preprocess import to_input
@@ -78,9 +78,6 @@ def test_feature_maps_page_pass(lite0, chelsea) -> None:
     ref = _truncated(model, x, "_blocks.5._relu0")[0].numpy()
     np.testing.assert_array_equal(fm.maps, ref)
     assert fm.layer_range == (float(ref.min()), float(ref.max()))
-    everything = capture_all(model, x, spatial_layers(trace))
-    assert fm.global_range == (min(float(a.min()) for a in everything.values()),
-                               max(float(a.max()) for a in everything.values()))
     np.testing.assert_allclose(fm.channel_mean, ref.mean(axis=(1, 2)), rtol=1e-6)
     sizes = [s.shape[1] for s in fm.stages]
     assert [s.layer for s in fm.stages] == stage_layers(trace) and sizes == sorted(sizes, reverse=True)
@@ -88,6 +85,43 @@ def test_feature_maps_page_pass(lite0, chelsea) -> None:
         np.testing.assert_array_equal(s.map, _truncated(model, x, s.layer)[0, s.channel].numpy())
     with pytest.raises(ValueError, match="feature map"):
         feature_maps(model, x, "_fc", trace=trace)
+    assert_clean(model)
+
+
+def test_activation_range_is_min_max_of_every_layer(lite0, chelsea) -> None:
+    model = lite0.model
+    x = to_input(chelsea.image, lite0.spec)
+    layers = spatial_layers(trace_model(model))
+    result = []
+    assert _count_forwards(model, lambda: result.append(activation_range(model, x, layers))) == 1
+    everything = capture_all(model, x, layers)
+    assert result[0] == (min(float(a.min()) for a in everything.values()),
+                         max(float(a.max()) for a in everything.values()))
+    shallow = activation_range(model, x, layers[:3])
+    assert shallow == (min(float(everything[n].min()) for n in layers[:3]),
+                       max(float(everything[n].max()) for n in layers[:3]))
+    with pytest.raises(ValueError, match="_blocks"):
+        activation_range(model, x, ["_blocks.99"])
+    assert_clean(model)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_activation_range_with_clamps_matches_brute_force(inplace: bool) -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU6(inplace=inplace), nn.Conv2d(4, 4, 3),
+        nn.Sequential(nn.BatchNorm2d(4), nn.ReLU(inplace=inplace)), nn.Hardtanh(-0.1, 0.2),
+    ).eval().requires_grad_(False)
+    layers = ["0", "1", "2", "3", "3.0", "3.1", "4"]
+    x = torch.randn(1, 3, 12, 12) * 5
+    ranges = []
+    for name in layers:  # brute force: a truncated forward per layer
+        t = _truncated(model, x, name)
+        ranges.append((float(t.min()), float(t.max())))
+    expected = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    assert activation_range(model, x, layers) == expected
+    assert activation_range(model, x, ["1", "4"]) == (min(ranges[1][0], ranges[6][0]),
+                                                       max(ranges[1][1], ranges[6][1]))
     assert_clean(model)
 
 
@@ -135,10 +169,14 @@ def test_mosaic_click_mapping_and_payload(lite0, chelsea) -> None:
     trace = trace_model(lite0.model)
     x = to_input(chelsea.image, lite0.spec)
     fm = feature_maps(lite0.model, x, "_blocks.1._expand_conv", trace=trace)  # 96 × 112 × 112
+    scale = (-1.0, 7.0)
+    pixels = {}
     for norm in figures.NORMS:
-        img, grid = figures.feature_mosaic_image(fm, norm=norm, sort="mean")
+        img, grid = figures.feature_mosaic_image(fm, norm=norm, sort="mean", global_range=scale)
         assert img.mode == "P"
         assert len(figures.png(img)) < 300_000
+        pixels[norm] = np.asarray(img)
+    assert not np.array_equal(pixels["per layer"], pixels["global"])  # the wider scale is used
     step = grid.tile + grid.pad
     for i in (0, 1, grid.cols, len(grid.order) - 1):
         r, c = divmod(i, grid.cols)
@@ -147,3 +185,5 @@ def test_mosaic_click_mapping_and_payload(lite0, chelsea) -> None:
     assert list(grid.order[:3]) == list(np.argsort(-fm.channel_mean)[:3])
     with pytest.raises(ValueError, match="normalisation"):
         figures.feature_mosaic_image(fm, norm="sometimes")
+    with pytest.raises(ValueError, match="range"):
+        figures.feature_mosaic_image(fm, norm="global")

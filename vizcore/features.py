@@ -49,7 +49,9 @@ def capture_all(
         if name in out:
             return
         first = output[0] if isinstance(output, (tuple, list)) else output
-        out[name] = first.detach().clone() if copy is None or name in copy else first.detach()
+        if first.requires_grad:
+            first = first.detach()
+        out[name] = first.clone() if copy is None or name in copy else first
         if len(out) == len(wanted):
             raise StopForward
 
@@ -98,35 +100,49 @@ class StageMap:
 class FeatureMaps:
     """All channels of one layer plus what the page needs to normalise and rank them.
 
-    ``maps`` (C, H, W) float32; ``global_range`` is min/max over every captured spatial layer."""
+    ``maps`` (C, H, W) float32; ``channel_mean`` / ``channel_max`` (C,)."""
 
     layer: str
     maps: np.ndarray
     channel_mean: np.ndarray
     channel_max: np.ndarray
     layer_range: tuple[float, float]
-    global_range: tuple[float, float]
     stages: tuple[StageMap, ...]
     seconds: float
+
+
+def _stage_map(name: str, a: np.ndarray) -> StageMap:
+    """The most active channel with a spatial pattern in ``a`` (C, H, W) (see ``StageMap``).
+
+    Channels are tried in order of mean activation, so usually only the first few are examined."""
+    flat2 = a.reshape(a.shape[0], -1)
+    means = flat2.mean(axis=1)
+    top = flat2.max()
+    for c in np.argsort(-means, kind="stable"):
+        row = flat2[c]
+        # a spatial pattern: not flat, and not mostly stuck at the layer's maximum (ReLU6 at 6)
+        if row.std() >= 0.1 * abs(means[c]) and (row >= 0.98 * top).mean() <= 0.5:
+            break
+    else:
+        c = int(means.argmax())
+    return StageMap(name, int(c), tuple(a.shape), a[c].copy(), float(means[c]))
 
 
 @torch.no_grad()
 def feature_maps(
     model: nn.Module, x: torch.Tensor, layer: str, *, trace: Trace,
 ) -> FeatureMaps:
-    """Maps of ``layer`` for ``x`` (1, 3, S, S), the overview strip (``stage_layers``) and the
-    global activation range over all spatial layers — all from ONE forward pass.
+    """Maps of ``layer`` for ``x`` (1, 3, S, S) and the overview strip (the most active channel of
+    each of ``stage_layers``), from ONE forward pass that stops after the last layer it needs.
 
-    Every spatial layer is observed, but only what the page needs is kept: min/max of each layer,
-    the most active channel of each stage, and all channels of ``layer`` (so no extra memory)."""
+    Only the stage layers and ``layer`` are observed, and only what the page shows is kept."""
     spatial = spatial_layers(trace)
     if layer not in spatial:
         resolve_layer(model, layer)
         raise ValueError(f"Layer {layer!r} has no (C, H, W) feature map; pick a convolutional stage.")
-    stage_names = set(stage_layers(trace))
+    stage_names = stage_layers(trace)
+    wanted = set(stage_names) | {layer}
     seen: set[str] = set()
-    reduced: dict[int, tuple[weakref.ref, int]] = {}
-    ranges: list[tuple[float, float]] = []
     stages: dict[str, StageMap] = {}
     kept: dict[str, np.ndarray] = {}
 
@@ -135,25 +151,16 @@ def feature_maps(
             return
         seen.add(name)
         src = output[0] if isinstance(output, (tuple, list)) else output
-        a = src.detach()[0].float().cpu().numpy()  # numpy reductions are much faster than torch's here
-        done = reduced.get(id(src))  # a block returns its last layer's tensor: reduce it once
-        if done is None or done[0]() is not src or done[1] != src._version:
-            reduced[id(src)] = (weakref.ref(src), src._version)
-            ranges.append((float(a.min()), float(a.max())))
+        a = src.detach()[0].float().cpu().numpy()  # shares memory with the tensor
         if name in stage_names:
-            flat2 = a.reshape(a.shape[0], -1)
-            means, stds = flat2.mean(axis=1), flat2.std(axis=1)
-            saturated = (flat2 >= 0.98 * flat2.max()).mean(axis=1) > 0.5  # e.g. ReLU6 stuck at 6
-            flat = (stds < 0.1 * np.abs(means)) | saturated  # no spatial pattern to show
-            c = int(np.argmax(np.where(flat, -np.inf, means))) if not flat.all() else int(means.argmax())
-            stages[name] = StageMap(name, c, tuple(a.shape), a[c].copy(), float(means[c]))
+            stages[name] = _stage_map(name, a)
         if name == layer:
-            kept[name] = a.copy()
-        if len(seen) == len(spatial):
+            kept[name] = a.copy()  # a later in-place op must not change the page's copy
+        if len(seen) == len(wanted):
             raise StopForward
 
     t0 = time.perf_counter()
-    with _eval(model), observe(model, spatial, after=after):
+    with _eval(model), observe(model, list(wanted), after=after):
         run_until(model, x.to(model_device(model)))
     if layer not in kept:
         raise ValueError(f"Layer {layer!r} did not run in the forward pass.")
@@ -161,6 +168,61 @@ def feature_maps(
     return FeatureMaps(
         layer, maps, maps.mean(axis=(1, 2)), maps.max(axis=(1, 2)),
         (float(maps.min()), float(maps.max())),
-        (min(r[0] for r in ranges), max(r[1] for r in ranges)),
-        tuple(stages[n] for n in stage_layers(trace) if n in stages), time.perf_counter() - t0,
+        tuple(stages[n] for n in stage_names if n in stages), time.perf_counter() - t0,
     )
+
+
+def _clamp_bounds(module: nn.Module) -> tuple[float, float] | None:
+    """(low, high) when ``module`` clamps elementwise (ReLU, ReLU6, Hardtanh), else ``None``."""
+    if isinstance(module, nn.ReLU):
+        return 0.0, float("inf")
+    if isinstance(module, nn.Hardtanh):
+        return float(module.min_val), float(module.max_val)
+    return None
+
+
+@torch.no_grad()
+def activation_range(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> tuple[float, float]:
+    """(min, max) over the outputs of all ``layers`` for ``x`` (1, 3, S, S), from one forward:
+    the scale of "global" normalisation. The forward stops after the last layer.
+
+    Each distinct tensor is reduced once (a block returns its last layer's output), and a clamp
+    (ReLU/ReLU6) applied to an already reduced tensor gets its range without a pass: a monotone
+    elementwise map sends the input's (min, max) to the output's."""
+    wanted = list(dict.fromkeys(layers))
+    table = dict(model.named_modules())
+    clamps = {n: _clamp_bounds(table[n]) for n in wanted if n in table}
+    seen: set[str] = set()
+    known: dict[int, tuple[weakref.ref, int, tuple[float, float]]] = {}
+    lo, hi = float("inf"), float("-inf")
+
+    def range_of(t: object) -> tuple[float, float] | None:
+        entry = known.get(id(t)) if isinstance(t, torch.Tensor) else None
+        ok = entry is not None and entry[0]() is t and entry[1] == t._version  # type: ignore[union-attr]
+        return entry[2] if ok else None  # type: ignore[index]
+
+    def after(name: str, inp: tuple, output: object) -> None:
+        nonlocal lo, hi
+        if name in seen:
+            return
+        seen.add(name)
+        src = output[0] if isinstance(output, (tuple, list)) else output
+        rng = range_of(src)
+        if rng is None:
+            bounds, parent = clamps.get(name), range_of(inp[0]) if inp else None
+            if bounds is not None and parent is not None:
+                rng = tuple(min(max(v, bounds[0]), bounds[1]) for v in parent)  # type: ignore[assignment]
+            else:
+                a, b = torch.aminmax(src)
+                rng = float(a), float(b)
+            known[id(src)] = (weakref.ref(src), src._version, rng)  # type: ignore[assignment]
+        lo, hi = min(lo, rng[0]), max(hi, rng[1])
+        if len(seen) == len(wanted):
+            raise StopForward
+
+    with _eval(model), observe(model, wanted, after=after):
+        run_until(model, x.to(model_device(model)))
+    if len(seen) < len(wanted):
+        raise ValueError(f"These layers did not run in the forward pass: "
+                         f"{', '.join(sorted(set(wanted) - seen))}")
+    return lo, hi

@@ -64,10 +64,16 @@ def mosaic_grid(n: int, h: int, order: np.ndarray, *, width: int = 600) -> Grid:
 
 
 def feature_mosaic_image(fm: FeatureMaps, *, norm: str = "per map", sort: str = "index",
-                         cmap: str = "viridis") -> tuple[Image.Image, Grid]:
-    """All channels as one palette image (mode "P") and the grid that maps clicks to channels."""
+                         cmap: str = "viridis",
+                         global_range: tuple[float, float] | None = None) -> tuple[Image.Image, Grid]:
+    """All channels as one palette image (mode "P") and the grid that maps clicks to channels.
+
+    ``norm="global"`` needs ``global_range`` (``vizcore.features.activation_range``)."""
     if norm not in NORMS:
         raise ValueError(f"unknown normalisation {norm!r}; use one of {NORMS}")
+    if norm == "global" and global_range is None:
+        raise ValueError("global normalisation needs the activation range of the whole network")
+    scale = {"per map": (None, None), "per layer": fm.layer_range, "global": global_range}[norm]
     order = channel_order(fm, sort)
     c, h, _ = fm.maps.shape
     grid = mosaic_grid(c, h, order)
@@ -76,7 +82,7 @@ def feature_mosaic_image(fm: FeatureMaps, *, norm: str = "per map", sort: str = 
     canvas = np.full((rows * step + PAD, grid.cols * step + PAD), WHITE, dtype=np.uint8)
     for i, ch in enumerate(order):
         m = fm.maps[ch]
-        lo, hi = {"per map": (None, None), "per layer": fm.layer_range, "global": fm.global_range}[norm]
+        lo, hi = scale
         q = normalise01(m, lo=lo, hi=hi)
         if grid.tile < h:  # shrink smoothly, enlarge with visible units
             q = resize_map(q, (grid.tile, grid.tile))
@@ -100,9 +106,9 @@ def png(img: Image.Image) -> bytes:
 
 
 def feature_mosaic(fm: FeatureMaps, *, norm: str = "per map", sort: str = "index",
-                   cmap: str = "viridis") -> bytes:
+                   cmap: str = "viridis", global_range: tuple[float, float] | None = None) -> bytes:
     """The mosaic as PNG bytes (what the page sends)."""
-    return png(feature_mosaic_image(fm, norm=norm, sort=sort, cmap=cmap)[0])
+    return png(feature_mosaic_image(fm, norm=norm, sort=sort, cmap=cmap, global_range=global_range)[0])
 
 
 def channel_overlay(fm: FeatureMaps, channel: int, base: Image.Image, *, cmap: str = "viridis",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from models.registry import LoadedModel
 from vizcore.architecture import ArchTable, build_table
-from vizcore.features import FeatureMaps, feature_maps
+from vizcore.features import FeatureMaps, activation_range, feature_maps, spatial_layers
 from vizcore.filters import FilterBank, filter_bank
 from vizcore.hooks import conv_layer_names
 from vizcore.images import LoadedImage
@@ -38,6 +38,12 @@ def maps(loaded: LoadedModel, image: LoadedImage, *, layer: str) -> FeatureMaps:
     """All channels of ``layer`` for ``image`` plus the overview strip, from one forward pass."""
     trace = trace_model(loaded.model, input_size=loaded.spec.input_size)
     return feature_maps(loaded.model, to_input(image.image, loaded.spec), layer, trace=trace)
+
+
+def global_range(loaded: LoadedModel, image: LoadedImage) -> tuple[float, float]:
+    """(min, max) over every spatial layer's output for ``image`` (the "global" colour scale)."""
+    trace = trace_model(loaded.model, input_size=loaded.spec.input_size)
+    return activation_range(loaded.model, to_input(image.image, loaded.spec), spatial_layers(trace))
 
 
 def erf(loaded: LoadedModel, image: LoadedImage, *, layer: str, row: int, col: int,

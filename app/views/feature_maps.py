@@ -33,7 +33,7 @@ norm = c2.radio("Normalise colours", figures.NORMS, horizontal=True, key="fm_nor
 sort = c3.selectbox("Sort by", figures.SORTS, key="fm_sort", help="mean / max activation, largest first")
 cmap = c4.selectbox("Colours", ("viridis", "inferno", "gray", "turbo"), key="fm_cmap")
 
-with st.spinner("Running the network once and collecting every layer…"):
+with st.spinner("Running the network once for this layer and the overview strip…"):
     fm = resources.compute(tasks.maps, loaded, image, layer=layer)
 c, h, w = fm.maps.shape
 zero = int((fm.channel_max <= 0).sum())
@@ -41,13 +41,24 @@ st.markdown(f"**{layer}** · **{c} channels** (one per filter) · each map **{h}
             f"{fm.layer_range[0]:.2f} … {fm.layer_range[1]:.2f} · **{zero}** channels all ≤ 0 "
             f"for this photo")
 
-mosaic, grid = figures.feature_mosaic_image(fm, norm=norm, sort=sort, cmap=cmap)
+scale = None
+if norm == "global":
+    with st.spinner("Running the network once to find the range of every layer…"):
+        scale = resources.compute(tasks.global_range, loaded, image)
+mosaic, grid = figures.feature_mosaic_image(fm, norm=norm, sort=sort, cmap=cmap, global_range=scale)
 ch_key = f"fm_channel::{loaded.spec.name}::{layer}"
 if ch_key not in st.session_state:
     st.session_state[ch_key] = int(figures.channel_order(fm, "mean")[0])
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.caption("Click a tile to enlarge that channel.")
+    if scale is not None:
+        span = (fm.layer_range[1] - fm.layer_range[0]) / max(scale[1] - scale[0], 1e-12)
+        st.caption(f"Global scale: **{scale[0]:.2f} … {scale[1]:.2f}** over every layer of the network "
+                   f"for this photo; this layer uses {100 * span:.0f}% of it, so weak layers look flat. "
+                   "Compare layers with it; use *per map* to see patterns. Click a tile to enlarge "
+                   "that channel.")
+    else:
+        st.caption("Click a tile to enlarge that channel.")
     click = streamlit_image_coordinates(mosaic, key=f"fm_click::{layer}::{norm}::{sort}::{cmap}",
                                         width="content", png_compression_level=9, cursor="pointer")
     xy = figures.click_xy(click, mosaic.size)

@@ -3,7 +3,11 @@
 * ``cnn-lens`` / ``cnn-lens run [streamlit args…]`` — start the web app (``streamlit run app/main.py``);
 * ``cnn-lens atlas --model M --layer L --channels 0-63 [--shard i/n] [--steps] [--size] [--seed]``
   — precompute feature visualisations into the on-disk cache the app reads
-  (``$CNN_LENS_CACHE``, default ``~/.cache/cnn-lens``).
+  (``$CNN_LENS_CACHE``, default ``~/.cache/cnn-lens``);
+* ``cnn-lens exemplars --model M --layer L --folder DIR [--name NAME] [--top 6] [--batch 16]
+  [--recursive] [--untrained] [--cache DIR]`` — index a folder of images for every channel of one
+  layer (``app/cli_exemplars.py``); the Feature visualisation page's Dataset exemplars view offers
+  every set stored for the current model, weights and layer.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from app import cli_exemplars
 
 MAIN = Path(__file__).resolve().parent / "main.py"
 
@@ -69,7 +75,7 @@ def atlas(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser (sub-commands ``run`` and ``atlas``)."""
+    """The argument parser (sub-commands ``run``, ``atlas`` and ``exemplars``)."""
     p = argparse.ArgumentParser(prog="cnn-lens", description="CNN Lens: see inside a CNN.")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("run", help="start the web app (extra arguments go to streamlit run)",
@@ -86,6 +92,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--untrained", action="store_true", help="use random weights")
     a.add_argument("--cache", default=None, help="cache folder (default $CNN_LENS_CACHE)")
+    cli_exemplars.add_parser(sub)
     return p
 
 
@@ -99,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "atlas":
         return atlas(args)
+    if args.command == "exemplars":
+        return cli_exemplars.run(args)
     parser().print_help()
     return 2
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ class DiskCache:
         try:
             with np.load(p, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError, KeyError):
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
             return None
 
     def put(self, key: str, arrays: dict[str, np.ndarray]) -> Path:

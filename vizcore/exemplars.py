@@ -1,13 +1,17 @@
 """Dataset exemplars: which of the user's images, and which patch of each, excite a channel most.
 
-One forward per batch of images runs up to the layer; for every image the winning position of the
-channel's map gives the image's score, and the patch is that unit's theoretical receptive field
-(``vizcore.receptive.rf_box``), cropped from exactly the preprocessed picture the model saw.
+One forward per batch of images runs up to the layer; for every image and every channel the
+winning position of the channel's map gives the image's score (``channel_scorer``, shared with the
+folder index in ``vizcore.exemplar_index``), and the patch is that unit's theoretical receptive
+field (``vizcore.receptive.rf_box``), cropped from exactly the preprocessed picture the model saw.
+Ranking: highest max first, ties (e.g. ReLU6 capped at 6) broken by the higher mean, then by the
+lower image index (``rank``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +41,8 @@ class Exemplar:
 @dataclass(frozen=True)
 class Exemplars:
     """Top-k images for ``channel`` of ``layer``, best first; ``rf`` is the layer's theoretical RF;
-    ``map_size`` = (H, W) of the layer's output."""
+    ``map_size`` = (H, W) of the layer's output; ``names`` = the file name of each ``top`` image
+    when the set has names (folder indexes), else empty."""
 
     layer: str
     channel: int
@@ -45,6 +50,75 @@ class Exemplars:
     map_size: tuple[int, int]
     top: tuple[Exemplar, ...]
     n_images: int
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """Per image and channel of one batch: ``values`` (B, C) float32 max of the channel's map,
+    ``means`` (B, C) float32 its mean, ``positions`` (B, C) int32 flat argmax (row * W + col, the
+    first one on ties); ``map_size`` = (H, W)."""
+
+    values: np.ndarray
+    means: np.ndarray
+    positions: np.ndarray
+    map_size: tuple[int, int]
+
+
+@contextmanager
+def channel_scorer(
+    model: nn.Module, *, layer: str, mean: Sequence[float], std: Sequence[float],
+) -> Iterator[Callable[[np.ndarray], Scores]]:
+    """Yield ``score(pixels)``: (B, S, S, 3) uint8 (preprocessed, un-normalised) → ``Scores``, one
+    forward per call that stops at ``layer``.
+
+    The hook lives only inside the block; eval mode and ``requires_grad`` are restored on exit, also
+    on error. ``score`` raises ``ValueError`` when the layer's output is not a (B, C, H, W) map.
+    """
+    dev = model_device(model)
+    m = torch.tensor(list(mean), dtype=torch.float32, device=dev).view(1, 3, 1, 1)
+    s = torch.tensor(list(std), dtype=torch.float32, device=dev).view(1, 3, 1, 1)
+    with torch.no_grad(), frozen(model), capture(model, [layer], stop_after=True) as store:
+
+        def score(pixels: np.ndarray) -> Scores:
+            x = torch.as_tensor(np.asarray(pixels), device=dev).permute(0, 3, 1, 2).float() / 255
+            store.clear()
+            run_until(model, (x - m) / s)
+            act = store[layer]
+            if act.dim() != 4:
+                raise ValueError(f"Layer {layer!r} has no spatial map (shape {tuple(act.shape)}).")
+            flat = act.detach().float().flatten(2)  # (B, C, H*W)
+            values, positions = flat.max(dim=2)  # first maximal index on ties
+            means = flat.mean(dim=2, dtype=torch.float64)
+            return Scores(values.cpu().numpy().astype(np.float32),
+                          means.cpu().numpy().astype(np.float32),
+                          positions.cpu().numpy().astype(np.int32), (act.shape[2], act.shape[3]))
+
+        yield score
+
+
+def rank(values: np.ndarray, means: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the top ``k`` of ``values`` (N,): max first, then mean, then lower index."""
+    return np.lexsort((-np.asarray(means), -np.asarray(values)))[:k]
+
+
+def make_exemplar(
+    index: int, value: float, mean: float, position: int, image: np.ndarray, *, rf: RFInfo,
+    map_width: int,
+) -> Exemplar:
+    """The ``Exemplar`` of image ``index`` (``image`` (S, S, 3) uint8) whose best unit is at flat
+    ``position`` of a map ``map_width`` wide; the patch is that unit's RF box."""
+    r, c = divmod(int(position), map_width)
+    box = rf_box(rf, r, c, image.shape[0])
+    patch = np.ascontiguousarray(image[box[0]:box[2], box[1]:box[3]])
+    return Exemplar(int(index), float(value), float(mean), r, c, box, image, patch)
+
+
+def check_channel(layer: str, channel: int, n_channels: int) -> None:
+    """Raise ``ValueError`` unless ``0 <= channel < n_channels``."""
+    if not 0 <= channel < n_channels:
+        raise ValueError(f"Layer {layer!r} has {n_channels} channels (0–{n_channels - 1});"
+                         f" {channel} is out of range.")
 
 
 def exemplars(
@@ -65,33 +139,15 @@ def exemplars(
     if pixels.shape[2] != size:
         raise ValueError("Exemplar images must be square (centre-cropped like the model input).")
     info = rf if rf is not None else receptive_field(model, layer, input_size=size)
-    dev = model_device(model)
-    m = torch.tensor(list(mean), dtype=torch.float32, device=dev).view(1, 3, 1, 1)
-    s = torch.tensor(list(std), dtype=torch.float32, device=dev).view(1, 3, 1, 1)
-    maps = []
-    with torch.no_grad(), frozen(model), capture(model, [layer], stop_after=True) as store:
+    parts: list[Scores] = []
+    with channel_scorer(model, layer=layer, mean=mean, std=std) as score:
         for i in range(0, n, batch):
-            x = torch.as_tensor(pixels[i:i + batch], device=dev).permute(0, 3, 1, 2).float() / 255
-            store.clear()
-            run_until(model, (x - m) / s)
-            act = store[layer]
-            if act.dim() != 4:
-                raise ValueError(f"Layer {layer!r} has no spatial map (shape {tuple(act.shape)}).")
-            if not 0 <= channel < act.shape[1]:
-                raise ValueError(f"Layer {layer!r} has {act.shape[1]} channels (0–{act.shape[1] - 1});"
-                                 f" {channel} is out of range.")
-            maps.append(act[:, channel].float().cpu())
-    fmap = torch.cat(maps).numpy()  # (N, H, W)
-    h, w = fmap.shape[1:]
-    flat = fmap.reshape(n, -1)
-    best = flat.argmax(1)
-    # strongest response first; ties (e.g. ReLU6 capped at 6) broken by the mean response
-    order = np.lexsort((-flat.mean(1), -flat.max(1)))[:k]
-    top = []
-    for i in order:
-        r, c = divmod(int(best[i]), w)
-        box = rf_box(info, r, c, size)
-        img = pixels[i]
-        top.append(Exemplar(int(i), float(flat[i, best[i]]), float(flat[i].mean()), r, c, box, img,
-                            np.ascontiguousarray(img[box[0]:box[2], box[1]:box[3]])))
-    return Exemplars(layer, channel, info, (h, w), tuple(top), n)
+            parts.append(score(pixels[i:i + batch]))
+            check_channel(layer, channel, parts[-1].values.shape[1])
+    values = np.concatenate([p.values[:, channel] for p in parts])
+    means = np.concatenate([p.means[:, channel] for p in parts])
+    positions = np.concatenate([p.positions[:, channel] for p in parts])
+    h, w = parts[0].map_size
+    top = tuple(make_exemplar(i, values[i], means[i], positions[i], pixels[i], rf=info, map_width=w)
+                for i in rank(values, means, k))
+    return Exemplars(layer, channel, info, (h, w), top, n)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
@@ -68,3 +70,10 @@ def atlas_image_from(images: np.ndarray, tile: int) -> Image.Image:
     """A live-preview strip of (B, S, S, 3) uint8 images."""
     tiles = np.stack([np.asarray(enlarge(im, tile)) for im in images[:8]])
     return Image.fromarray(mosaic(tiles, cols=min(8, len(tiles)), pad=2))
+
+
+def file_label(file_name: str, n: int = 28) -> str:
+    """``file_name`` for a (markdown) image caption: cut to ``n`` characters keeping its end, with
+    markdown characters escaped so ``my_cat_1.jpg`` is not set in italics."""
+    name = file_name if len(file_name) <= n else "…" + file_name[-(n - 1):]
+    return re.sub(r"([\\`*_\[\]()<>$~|])", r"\\\1", name)

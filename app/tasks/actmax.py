@@ -2,7 +2,9 @@
 
 Feature visualisations go through the on-disk cache (``vizcore.actmax.cached``): ``lookup`` is an
 instant, lock-free read; ``optimise`` must run inside ``resources.exclusive(loaded)`` because it
-draws live progress. Exemplars are ordinary ``resources.compute`` tasks (cached by content).
+draws live progress. Exemplars are ordinary ``resources.compute`` tasks (cached by content); folder
+sets indexed by ``cnn-lens exemplars`` are listed by ``folder_sets`` (a small manifest read, no
+compute) and loaded by ``folder_exemplars``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from vizcore.actmax import Settings, Target
 from vizcore.actmax.cached import Model, Visuals, entry_key, visualise
 from vizcore.actmax.render import Progress
 from vizcore.diskcache import DiskCache
+from vizcore.exemplar_store import SetInfo, list_sets, load_index
 from vizcore.exemplars import Exemplars, exemplars
 from vizcore.images import LoadedImage, load_image
 from vizcore.preprocess import resize_crop
@@ -52,3 +55,18 @@ def exemplar_set(loaded: LoadedModel, _image: LoadedImage | None, *, photos: tup
     pixels = np.stack([np.asarray(resize_crop(load_image(p).image, loaded.spec)) for p in photos])
     return exemplars(loaded.model, pixels, layer=layer, channel=channel, mean=loaded.spec.mean,
                      std=loaded.spec.std, k=k)
+
+
+def folder_sets(loaded: LoadedModel, layer: str | None = None) -> list[SetInfo]:
+    """Folder sets stored for this model and weights (only ``layer``'s when given), by layer, name."""
+    return list_sets(loaded.spec.name, loaded.trained, layer)
+
+
+def folder_exemplars(loaded: LoadedModel, _image: LoadedImage | None, *, key: str, created: float,
+                     channel: int, k: int = 6) -> Exemplars:
+    """Top-``k`` of the stored folder set ``key`` for ``channel``, with file names. ``created`` (the
+    manifest's time stamp) only keys the cache, so a set indexed again is read again."""
+    index = load_index(key)
+    if (index.model, index.trained) != (loaded.spec.name, loaded.trained):
+        raise ValueError(f"The set {index.name!r} was indexed for another model or weights.")
+    return index.exemplars(channel, k)

@@ -3,6 +3,8 @@ photos (and patches) that excite the same unit most."""
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from app import resources, widgets
@@ -17,6 +19,7 @@ from vizcore.images import ImageError, load_image
 QUALITY = {"Fast (128 px)": (128, 64), "Quality (224 px)": (224, 160)}
 VIEWS = ("One unit", "Layer atlas", "Dataset exemplars")
 KINDS = {"Channel": "channel", "Neuron (centre)": "neuron", "Class logit": "logit"}
+SAMPLES = "samples"  # the "Photos" choice of the bundled samples + uploads (else a folder set key)
 
 st.title("✨ Feature visualisation — what makes a unit fire?")
 loaded = resources.current_model()
@@ -118,29 +121,66 @@ elif view == VIEWS[1]:
                "A flat grey tile is a channel that never fired, so the gradient had nothing to follow. "
                "Precompute whole models with `cnn-lens atlas --model M --layer L --channels 0-63`.")
 else:
-    ups = st.file_uploader("Your photos (optional; the bundled samples are always included)",
-                           type=widgets.UPLOAD_TYPES, accept_multiple_files=True, key="fv_photos")
-    photos = [p.read_bytes() for p in sorted(widgets.SAMPLES_DIR.glob("*.jpg"))]
-    for f in ups or []:
-        try:
-            load_image(f.getvalue())
-            photos.append(f.getvalue())
-        except ImageError as exc:
-            st.warning(f"**{f.name}** skipped: {exc}")
-    ex = resources.compute(tasks.exemplar_set, loaded, None, photos=tuple(photos), layer=layer,
-                           channel=int(index), k=6)
+    sets = {s.key: s for s in tasks.folder_sets(loaded, layer)}
+
+    def source_label(key: str) -> str:
+        """Label of a "Photos" choice."""
+        if key not in sets:
+            return "Samples + your uploads"
+        return f"folder '{sets[key].name}' · {sets[key].n_images} images (indexed by the CLI)"
+
+    p1, p2 = st.columns([2, 3], gap="large")
+    source = p1.selectbox("Photos", [SAMPLES, *sets], format_func=source_label,
+                          key=f"fv_photos_from::{name}::{layer}",
+                          help="Folders of photos are indexed once on the server with `cnn-lens "
+                          "exemplars`; every channel of the layer is ranked in that one pass.")
+    ex, problem = None, ""
+    try:
+        if source == SAMPLES:
+            ups = p2.file_uploader("Your photos (optional; the bundled samples are always included)",
+                                   type=widgets.UPLOAD_TYPES, accept_multiple_files=True,
+                                   key="fv_photos")
+            photos = [p.read_bytes() for p in sorted(widgets.SAMPLES_DIR.glob("*.jpg"))]
+            for f in ups or []:
+                try:
+                    load_image(f.getvalue())
+                    photos.append(f.getvalue())
+                except ImageError as exc:
+                    st.warning(f"**{f.name}** skipped: {exc}")
+            ex = resources.compute(tasks.exemplar_set, loaded, None, photos=tuple(photos),
+                                   layer=layer, channel=int(index), k=6)
+        else:
+            chosen = sets[source]
+            p2.caption(f"Indexed {time.strftime('%Y-%m-%d %H:%M', time.localtime(chosen.created))} "
+                       f"from `{chosen.folder}`. Run the same command again to refresh it.")
+            ex = resources.compute(tasks.folder_exemplars, loaded, None, key=chosen.key,
+                                   created=chosen.created, channel=int(index), k=6)
+    except (ValueError, OSError) as exc:
+        problem = str(exc)
+    if not sets:
+        others = sorted({s.layer for s in tasks.folder_sets(loaded)})
+        st.caption("To rank a whole folder of photos for this layer, index it once on the server, "
+                   f"then reload this page:  \n`cnn-lens exemplars --model {name} --layer {layer} "
+                   f"--folder PATH{'' if loaded.trained else ' --untrained'}`"
+                   + (f"  \nFolder sets of this model exist for: {', '.join(f'`{o}`' for o in others)}."
+                      if others else ""))
     vis = run(Target("channel", layer, (int(index),)))
     left, right = st.columns([1, 3], gap="large")
     left.image(figures.enlarge(vis.images[0], 224), caption=f"synthetic: channel {int(index)}")
     with right:
+        if ex is None:
+            st.error(f"Cannot rank these photos: {problem}")
+            st.stop()
         cols = st.columns(3)
         for i, e in enumerate(ex.top):
+            label = f" · {figures.file_label(ex.names[i])}  \n" if ex.names else " · "
             with cols[i % 3]:
-                st.image(figures.with_box(e, size=200),
-                         caption=f"#{i + 1} · max {e.value:.2f} · mean {e.mean:.2f}")
+                st.image(figures.with_box(e, size=200), width=200,
+                         caption=f"#{i + 1}{label}max {e.value:.2f} · mean {e.mean:.2f}")
                 st.image(figures.patch_image(e, size=120), caption=f"RF patch {e.patch.shape[1]}"
                          f"×{e.patch.shape[0]} px")
-    st.caption(f"{ex.n_images} photos ranked by the strongest response of channel {int(index)} "
-               f"anywhere in its {ex.map_size[0]}×{ex.map_size[1]} map. The yellow box is the "
-               f"receptive field ({ex.rf.size} px, stride {ex.rf.jump} px) of the winning unit: the "
-               "only pixels it can see.")
+    where = f" of folder '{figures.file_label(sets[source].name, 60)}'" if source in sets else ""
+    st.caption(f"{ex.n_images} photos{where} ranked by the strongest response of channel "
+               f"{int(index)} anywhere in its {ex.map_size[0]}×{ex.map_size[1]} map. The yellow box "
+               f"is the receptive field ({ex.rf.size} px, stride {ex.rf.jump} px) of the winning "
+               "unit: the only pixels it can see.")

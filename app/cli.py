@@ -21,15 +21,17 @@ from pathlib import Path
 from app import cli_exemplars
 
 MAIN = Path(__file__).resolve().parent / "main.py"
+# The settings of .streamlit/config.toml (but headless), so they hold from any working directory;
+# tests/test_cli.py checks the two agree.
+APP_SETTINGS = ("--server.maxUploadSize", "25", "--server.enableStaticServing", "true",
+                "--browser.gatherUsageStats", "false", "--theme.base", "light",
+                "--runner.postScriptGC", "false")
 
 
 def run_app(extra: list[str]) -> int:
     """``streamlit run app/main.py`` with ``extra`` passed through; returns its exit code."""
-    # The same settings as .streamlit/config.toml, so they hold from any working directory.
-    defaults = ["--server.maxUploadSize", "25", "--server.enableStaticServing", "true",
-                "--browser.gatherUsageStats", "false", "--theme.base", "light",
-                "--runner.postScriptGC", "false"]
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(MAIN), *defaults, *extra])
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(MAIN), *APP_SETTINGS,
+                            *extra])
 
 
 def atlas(args: argparse.Namespace) -> int:

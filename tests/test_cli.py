@@ -20,6 +20,17 @@ def test_run_passes_arguments_through(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls[1][-2:] == ["--server.port", "8999"] and calls[2][-2:] == ["--server.headless", "true"]
 
 
+def test_run_settings_match_the_streamlit_config() -> None:
+    import tomllib
+
+    config = tomllib.loads((Path(cli.MAIN).parent.parent / ".streamlit" / "config.toml").read_text())
+    flat = {f"--{section}.{key}": str(value).lower() if isinstance(value, bool) else str(value)
+            for section, table in config.items() for key, value in table.items()}
+    flat.pop("--server.headless")  # `cnn-lens run` on a desktop may open the browser
+    given = dict(zip(cli.APP_SETTINGS[::2], cli.APP_SETTINGS[1::2], strict=True))
+    assert given == flat
+
+
 def test_atlas_fills_the_cache_and_shards(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     base = ["atlas", "--model", "efficientnet_lite0", "--layer", "_blocks.1", "--channels", "0-2",
             "--steps", "3", "--size", "32", "--cache", str(tmp_path)]

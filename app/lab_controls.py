@@ -64,8 +64,8 @@ def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
     side = c4.slider("Region (photo pixels)", 8, 512, 96, step=8, key="lab_side")
     p: dict[str, Any] = dict(op=op, grid=grid, rgb=rgb, side=side, source="preset",
                              preset_name="Sobel x", custom=(), k=3, filter_index=0, fold_bn=True,
-                             stride=1, padding=0, dilation=1, channel=0)
-    d1, d2, d3, d4, d5, d6 = st.columns([1.5, 1.5, 1, 0.9, 0.9, 0.9])
+                             stride=1, padding=0, dilation=1, output_padding=0, channel=0)
+    d1, d2, d3, d4, d5, d6 = st.columns([1.3, 1.55, 1, 0.85, 1.15, 0.85])
     if op in CONVS:
         src = d1.radio("Kernel", ["learned filter", "preset", "custom"], horizontal=True,
                        key="lab_src", help="A real filter of the selected model's first conv layer, "
@@ -87,6 +87,12 @@ def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
         pad = d5.selectbox("Padding", ["0", "1", "2", "3", "same"], key="lab_pad",
                            help="Zero padding on every side; 'same' keeps the size (stride 1).")
         p["padding"] = pad if pad == "same" else int(pad)
+        if op == "transposed":
+            p["output_padding"] = d5.selectbox(
+                "Output padding", [0, 1, 2, 3], key="lab_out_pad",
+                help="Extra cells at the bottom and right (blue): a strided convolution maps several "
+                "sizes to the same one, this picks which. Must be smaller than the stride or the "
+                "dilation (torch's rule).")
         p["dilation"] = d6.number_input("Dilation", 1, 4, 1, key="lab_dil")
         if p["source"] == "custom":
             st.markdown("**Your kernel** — edit the numbers:")
@@ -94,6 +100,10 @@ def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
     elif op != "gap":
         p["k"] = d1.slider("Window", 1, 5, 2, key="lab_pool_k")
         p["stride"] = d2.number_input("Stride", 1, 5, p["k"], key="lab_pool_s")
+        p["padding"] = d3.selectbox(
+            "Padding", [0, 1, 2], key="lab_pool_pad",
+            help="Cells added on every side, at most half the window (torch's rule). Max pooling "
+            "pads with −∞ (never the winner); average pooling pads with zeros that count in the mean.")
     if op in ("depthwise", "max", "avg", "gap") and rgb:
         p["channel"] = ["R", "G", "B"].index(st.radio("Step channel", ["R", "G", "B"],
                                                       horizontal=True, key="lab_ch"))
@@ -104,11 +114,12 @@ def formula_text(p: dict[str, Any]) -> str:
     """The output-size formula with the numbers substituted (also for impossible settings)."""
     n, k = p["grid"], (p["grid"] if p["op"] == "gap" else p["k"])
     if p["op"] == "transposed":
+        op = p.get("output_padding", 0)
         o = (n - 1) * p["stride"] - 2 * int(p["padding"] if p["padding"] != "same" else 0) \
-            + p["dilation"] * (k - 1) + 1
-        return (f"(n − 1)·s − 2p + d(k−1) + 1 = ({n} − 1)·{p['stride']} − 2·{p['padding']} + "
-                f"{p['dilation']}·{k - 1} + 1 = {o}")
-    pad = p["padding"] if p["op"] in CONVS else 0
+            + p["dilation"] * (k - 1) + op + 1
+        return (f"(n − 1)·s − 2p + d(k−1) + output_padding + 1 = ({n} − 1)·{p['stride']} − "
+                f"2·{p['padding']} + {p['dilation']}·{k - 1} + {op} + 1 = {o}")
+    pad = 0 if p["op"] == "gap" else p["padding"]
     total = sum(same_padding(k, p["dilation"])) if pad == "same" else 2 * int(pad)
     stride = 1 if p["op"] == "gap" else p["stride"]
     dil = p["dilation"] if p["op"] in CONVS else 1

@@ -25,18 +25,26 @@ EXPLAIN = {
         "It is the same as an ordinary stride-1 convolution over a stretched input: `stride − 1` "
         "zeros are inserted between the pixels (yellow cells), a border of `d(k−1) − p` zeros is "
         "added (blue), and the kernel is flipped 180°. That is also how gradients flow backwards "
-        "through a normal convolution."
+        "through a normal convolution. **Output padding** adds that many extra cells at the bottom "
+        "and right only (blue): a 3×3, stride-2, padding-1 convolution shrinks both 7 and 8 cells "
+        "to 4, so the upsampling has to be told which size to give back. It must be smaller than "
+        "the stride (or the dilation)."
     ),
     "max": (
         "**Max pooling** keeps only the largest number in each window (the ★ winner). It shrinks "
         "the map, keeps the strongest evidence and tolerates small shifts — but throws away where "
-        "exactly inside the window it was. **Backward**: the gradient of a window goes **only to "
-        "its winner**; every other cell gets 0."
+        "exactly inside the window it was. **Padding** (at most half the window) adds a border of "
+        "**−∞** (blue cells), not zeros, so a padding cell never wins and edge windows simply pick "
+        "their largest real number. **Backward**: the gradient of a window goes **only to its "
+        "winner**; every other cell gets 0 (padding never gets any)."
     ),
     "avg": (
         "**Average pooling** replaces each window by its mean: a kernel of equal weights 1/k². It is "
-        "smoother than max pooling and keeps some information from every cell. **Backward**: each "
-        "window's gradient is **split equally** among its k² cells."
+        "smoother than max pooling and keeps some information from every cell. **Padding** (at "
+        "most half the window) adds a border of **zeros** (blue cells) that **count** in the mean "
+        "(torch's default, `count_include_pad=True`): an edge window still divides by k², so edges "
+        "get darker. **Backward**: each window's gradient is **split equally** among its k² cells; "
+        "the shares that land on padding are dropped."
     ),
     "gap": (
         "**Global average pooling** averages the **whole** map into one number per channel. Modern "
@@ -46,9 +54,14 @@ EXPLAIN = {
     ),
 }
 
-GRID_LEGEND = ("Blue cells = zero padding · yellow cells = zeros inserted by a transposed "
-               "convolution · orange boxes = the window (with dilation the taps are separate cells) "
-               "· grey output cells are not computed yet.")
+KNOBS = {"conv": "kernel size, stride, padding or dilation",
+         "depthwise": "kernel size, stride, padding or dilation",
+         "transposed": "kernel size, stride, padding, output padding or dilation",
+         "max": "window, stride or padding", "avg": "window, stride or padding", "gap": "grid"}
+
+GRID_LEGEND = ("Blue cells = padding (zeros; −∞ for max pooling) · yellow cells = zeros inserted "
+               "by a transposed convolution · orange boxes = the window (with dilation the taps are "
+               "separate cells) · grey output cells are not computed yet.")
 
 BACKWARD = ("The upstream gradient here is made up (1, 2, 3, … one per output cell) so you can "
             "follow every number. Each step takes one output cell's gradient and sends it back "

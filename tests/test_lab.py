@@ -78,7 +78,7 @@ def test_every_operation_runs_and_matches_torch(lite0, chelsea, op) -> None:
     elif op == "gap":
         ref = x.mean(dim=(2, 3), keepdim=True)[0]
     else:
-        ref = (F.max_pool2d if op == "max" else F.avg_pool2d)(x, 3, 1)[0]
+        ref = (F.max_pool2d if op == "max" else F.avg_pool2d)(x, 3, 1, padding=1)[0]  # BASE padding
     np.testing.assert_allclose(res.plan.output, ref.numpy(), atol=1e-9)
     assert (res.routing is not None) == (op in ("max", "avg", "gap"))
     assert_clean(lite0.model)
@@ -97,6 +97,9 @@ def test_learned_source_uses_normalised_rgb(lite0, chelsea) -> None:
     (dict(stride=2, padding="same"), "only exists for stride 1"),
     (dict(source="custom", custom=((1.0, float("nan")), (0.0, 1.0))), "square grid of numbers"),
     (dict(grid=16, op="transposed", stride=4), "too many"),
+    (dict(op="max", k=2, stride=2, padding=2), "half the window"),
+    (dict(op="avg", padding="same"), "no 'same' padding"),
+    (dict(op="transposed", stride=1, dilation=1, output_padding=1), "smaller than the stride"),
 ])
 def test_impossible_settings_are_explained(lite0, chelsea, change, message) -> None:
     params = {**BASE, "op": "conv", **change}

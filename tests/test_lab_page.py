@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import app.tasks.lab as lab_task
 from tests.apptest_utils import no_exceptions, open_page
+from vizcore.render import symmetric_colorize
 
 
 def _text(at) -> str:
@@ -11,6 +21,12 @@ def _text(at) -> str:
 
 def _players(at) -> list:
     return [e for e in at.get("iframe") if "Plotly.newPlot" in str(getattr(e.proto, "srcdoc", ""))]
+
+
+def _figure(at) -> dict:
+    """The plotly figure (data, layout, frames) inside the page's animation player."""
+    html = str(_players(at)[0].proto.srcdoc)
+    return json.loads(html.split("const fig = ", 1)[1].split(";\n", 1)[0])
 
 
 def test_lab_page_whole_lesson() -> None:
@@ -65,3 +81,100 @@ def test_lab_page_whole_lesson() -> None:
     at.button(key="lab_gif_make").click().run()
     no_exceptions(at)
     assert at.session_state["lab_gif"][:6] == b"GIF89a"
+
+
+@pytest.fixture
+def lab_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Record (image, params, result) of every uncached ``app.tasks.lab.lab`` call the page makes."""
+    seen: list[tuple] = []
+    real = lab_task.lab
+
+    @functools.wraps(real)  # same module + qualname: the same cache key as the real task
+    def spy(loaded, image, **params):
+        res = real(loaded, image, **params)
+        seen.append((image, params, res))
+        return res
+
+    monkeypatch.setattr(lab_task, "lab", spy)
+    return seen
+
+
+def _photo(image, side: int) -> torch.Tensor:
+    """The downscaled whole RGB photo the task works on, (1, 3, H, W) in 0–1."""
+    img = image.image.copy()
+    img.thumbnail((side, side))
+    return torch.from_numpy(np.asarray(img.convert("RGB"), np.float32).transpose(2, 0, 1) / 255.0)[None]
+
+
+def test_lab_page_pooling_padding(lab_calls) -> None:
+    at = open_page("lab.py")
+    at.selectbox(key="lab_op").set_value("max").run()
+    at.selectbox(key="lab_pool_pad").set_value(1).run()  # window 2, stride 2 (defaults)
+    no_exceptions(at)
+    assert not at.error
+    assert "⌊(8 + 2 − 1·1 − 1) / 2⌋ + 1 = ⌊8 / 2⌋ + 1 = 5" in _text(at)
+    assert "−∞" in _text(at)  # the explanation says what max pooling pads with
+    image, params, res = lab_calls[-1]
+    assert params["padding"] == 1 and params["op"] == "max"
+    fig = _figure(at)
+    assert len(res.plan) == 3 * 5 * 5 and len(fig["frames"]) == 25  # the step channel's 5×5 steps
+    assert fig["layout"]["annotations"][0]["text"] == "input (padded with −∞)"
+    assert "padding (−∞) never wins" in fig["frames"][0]["layout"]["title"]["text"]
+    grid = torch.from_numpy(res.grid)[None]
+    np.testing.assert_allclose(res.plan.output, F.max_pool2d(grid, 2, 2, padding=1)[0].numpy())
+    photo = _photo(image, lab_task.WHOLE_SIDE)
+    ref = (F.max_pool2d(photo, 2, 2, padding=1)[0].clamp(0, 1).numpy().transpose(1, 2, 0) * 255)
+    assert res.whole.shape == (photo.shape[2] // 2 + 1, photo.shape[3] // 2 + 1, 3)
+    np.testing.assert_array_equal(res.whole, ref.astype(np.uint8))
+    at.segmented_control(key="lab_view").set_value("backward (gradient routing)").run()
+    no_exceptions(at)
+
+    # average pooling keeps the padding; its zeros count in the mean (torch's default)
+    at.selectbox(key="lab_op").set_value("avg").run()
+    no_exceptions(at)
+    _, params, res = lab_calls[-1]
+    assert params["padding"] == 1 and "count_include_pad" in _text(at)
+    grid = torch.from_numpy(res.grid)[None].requires_grad_(True)
+    y = F.avg_pool2d(grid, 2, 2, padding=1)
+    np.testing.assert_allclose(res.plan.output, y[0].detach().numpy())
+    (g_in,) = torch.autograd.grad(y, grid, torch.from_numpy(res.routing.grad_out)[None])
+    np.testing.assert_allclose(res.routing.grad_in, g_in[0].numpy())  # still the backward view
+    assert "on padding: dropped" in _figure(at)["frames"][0]["layout"]["title"]["text"]
+    ref = F.avg_pool2d(photo, 2, 2, padding=1)[0].clamp(0, 1).numpy().transpose(1, 2, 0) * 255
+    np.testing.assert_array_equal(res.whole, ref.astype(np.uint8))
+
+    # impossible: padding 2 on a 2×2 window is explained, not crashed on
+    at.selectbox(key="lab_pool_pad").set_value(2).run()
+    no_exceptions(at)
+    assert at.error and "half the window" in at.error[0].value
+    assert "window, stride or padding" in _text(at)
+
+
+def test_lab_page_transposed_output_padding(lab_calls) -> None:
+    at = open_page("lab.py")
+    at.selectbox(key="lab_op").set_value("transposed").run()
+    at.radio(key="lab_src").set_value("preset").run()
+    at.number_input(key="lab_stride").set_value(2).run()
+    at.selectbox(key="lab_out_pad").set_value(1).run()
+    no_exceptions(at)
+    assert not at.error
+    assert "(n − 1)·s − 2p + d(k−1) + output_padding + 1 = (8 − 1)·2 − 2·0 + 1·2 + 1 + 1 = 18" in _text(at)
+    image, params, res = lab_calls[-1]
+    assert params["output_padding"] == 1 and params["stride"] == 2
+    fig = _figure(at)
+    assert len(res.plan) == 18 * 18 == len(fig["frames"])
+    assert "+1 bottom/right: output padding" in fig["layout"]["annotations"][0]["text"]
+    w, b = torch.from_numpy(res.kernel)[:, None], torch.tensor([res.bias], dtype=torch.float64)
+    ref = F.conv_transpose2d(torch.from_numpy(res.grid)[None], w, b, stride=2, output_padding=1)
+    np.testing.assert_allclose(res.plan.output, ref[0].numpy(), atol=1e-9)
+    photo = _photo(image, lab_task.WHOLE_SIDE // 4)
+    y = F.conv_transpose2d(photo, w.float(), b.float(), stride=2, output_padding=1)[0, 0]
+    k = res.kernel.shape[-1]  # (n − 1)·2 + (k − 1) + output_padding 1 + 1 per side
+    assert res.whole.shape[:2] == ((photo.shape[2] - 1) * 2 + k + 1, (photo.shape[3] - 1) * 2 + k + 1)
+    np.testing.assert_array_equal(res.whole, symmetric_colorize(y.numpy()))
+
+    # impossible: output padding 1 needs a stride (or dilation) of at least 2
+    at.number_input(key="lab_stride").set_value(1).run()
+    no_exceptions(at)
+    assert at.error and "smaller than the stride" in at.error[0].value
+    assert "output padding" in _text(at) and "= 11" in _text(at)  # the formula still shows the size

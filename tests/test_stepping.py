@@ -125,8 +125,17 @@ def test_pool_steps_and_backward_match_torch(c, h, w, k, s, p, mode, seed) -> No
     (ref,) = torch.autograd.grad(y, xt, torch.from_numpy(up)[None])
     routing = pool_backward(plan, up)
     np.testing.assert_allclose(routing.grad_in, ref[0].numpy(), atol=1e-9)
+    assert (plan.kinds == PAD).sum() == plan.kinds.size - h * w  # a border of p cells, marked
+    on_pad, fill = 0.0, (-np.inf if mode == "max" else 0.0)  # like torch: max pads with −∞
     for step, share in zip(plan.steps, routing.shares, strict=True):  # nothing is lost or created
         assert share.sum() == pytest.approx(up[step.out], abs=1e-9)
+        pad_cells = plan.kinds[step.rows[0], step.cols[0]] == PAD
+        assert (step.values[0][pad_cells] == fill).all()
+        if mode == "max":  # −∞ padding never wins, so it never receives gradient
+            assert not pad_cells.flat[step.winner]
+        on_pad += float(share[pad_cells].sum())
+    # what lands on padding (average pooling only) is exactly what autograd drops
+    assert routing.grad_in.sum() == pytest.approx(up.sum() - on_pad, abs=1e-9)
 
 
 def test_global_average_pool() -> None:

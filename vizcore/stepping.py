@@ -205,9 +205,8 @@ def conv_transpose_steps(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | N
         raise ValueError("padding and output_padding must be ≥ 0.")
     if output_padding >= max(st[0], dil[0]):
         raise ValueError(f"output_padding ({output_padding}) must be smaller than the stride or the "
-                         f"dilation ({max(st[0], dil[0])}).")
-    c, h, wd = x.shape
-    kh, kw = w.shape[2:]
+                         f"dilation (torch's rule; here at most {max(st[0], dil[0]) - 1}).")
+    (c, h, wd), (kh, kw) = x.shape, w.shape[2:]
     stuffed = np.zeros((c, (h - 1) * st[0] + 1, (wd - 1) * st[1] + 1))
     stuffed[:, ::st[0], ::st[1]] = x
     kinds = np.full(stuffed.shape[1:], ZERO, np.int8)
@@ -238,7 +237,8 @@ def pool_steps(x: np.ndarray, kernel_size: int | tuple[int, int], stride: int | 
     kh, kw = _pair(kernel_size, "kernel_size")
     st = (kh, kw) if stride is None else _pair(stride, "stride")
     if padding < 0 or 2 * padding > min(kh, kw):
-        raise ValueError(f"Pooling padding must be between 0 and half the window (got {padding}).")
+        raise ValueError(f"Pooling padding must be between 0 and half the window (torch's rule): "
+                         f"a {kh}×{kw} window allows 0–{min(kh, kw) // 2}, not {padding}.")
     pad = (padding,) * 4
     padded, kinds = _pad_grid(x, pad, -np.inf if mode == "max" else 0.0)
     ho = (padded.shape[1] - kh) // st[0] + 1
@@ -282,7 +282,7 @@ class Routing:
 
 
 def pool_backward(plan: StepPlan, grad_out: np.ndarray) -> Routing:
-    """Route ``grad_out`` (C, Ho, Wo) back through the pooling ``plan`` (equals autograd)."""
+    """Route ``grad_out`` (C, Ho, Wo) back through pooling ``plan`` (= autograd; padding shares dropped)."""
     if not plan.op.endswith("_pool"):
         raise ValueError("pool_backward needs a pooling plan.")
     grad_out = np.asarray(grad_out, np.float64)

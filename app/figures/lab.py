@@ -26,7 +26,7 @@ from app.figures.lab_anim import (
     value_heatmap,
 )
 from app.figures.lab_backward import backward_figure
-from vizcore.stepping import REAL, Step, StepPlan
+from vizcore.stepping import PAD, REAL, Step, StepPlan
 
 WIDTH_PX = 1000  # the width the page gives the animation (full main column)
 
@@ -34,18 +34,30 @@ __all__ = ["backward_figure", "channel_steps", "forward_figure"]
 
 
 def _equation(plan: StepPlan, s: Step, names: tuple[str, ...], relu: bool) -> str:
+    n_pad = int((plan.kinds[s.rows[0], s.cols[0]] == PAD).sum()) if plan.op.endswith("_pool") else 0
     if plan.op == "max_pool":
         r, c = np.unravel_index(s.winner, s.values.shape[1:])
-        return f"max of the window = <b>{s.value:.2f}</b> (winner: window row {r + 1}, col {c + 1})"
+        text = f"max of the window = <b>{s.value:.2f}</b> (winner: window row {r + 1}, col {c + 1})"
+        return text + (" · padding (−∞) never wins" if n_pad else "")
     if plan.op == "avg_pool":
         k = s.values[0].size
-        return f"mean = sum {s.total:.2f} / {k} = <b>{s.value:.2f}</b>"
+        text = f"mean = sum {s.total:.2f} / {k} = <b>{s.value:.2f}</b>"
+        return text + (f" ({n_pad} of the {k} are padding zeros)" if n_pad else "")
     parts = " + ".join(
         f"{names[c] if len(names) > 1 else 'Σ'} {v:.2f}"
         for c, v in zip(s.channels, s.channel_sums, strict=True)
     )
     text = f"{parts} + bias {s.bias:.2f} = <b>{s.value:.2f}</b>"
     return text + (f"  →  ReLU = <b>{max(s.value, 0.0):.2f}</b>" if relu else "")
+
+
+def _input_title(plan: StepPlan) -> str:
+    if not any(plan.pad):
+        return "input"
+    if plan.op == "max_pool":
+        return "input (padded with −∞)"
+    extra = plan.pad[1] - plan.pad[0]  # a transposed convolution's output padding
+    return f"input (padded, +{extra} bottom/right: output padding)" if extra else "input (padded)"
 
 
 def forward_figure(
@@ -86,7 +98,7 @@ def forward_figure(
         vertical_spacing=0.04,
         specs=[[{}, {}, {}, {"rowspan": g} if r == 0 else None] for r in range(g)],
         subplot_titles=[
-            "input (padded)" if any(plan.pad) else "input",
+            _input_title(plan),
             "kernel" if conv else ("winner mask" if plan.op == "max_pool" else "weights 1/k²"),
             "products" if plan.op != "max_pool" else "kept value",
             "output" + (" after ReLU" if relu and conv else ""),
@@ -106,7 +118,7 @@ def forward_figure(
                 zmax=2,
                 colorscale=KINDS_SCALE,
                 showscale=False,
-                text=np.where(kinds == REAL, "", "0").tolist(),
+                text=np.where(kinds == REAL, "", np.where((kinds == PAD) & maxpool, "−∞", "0")).tolist(),
                 texttemplate="%{text}",
                 textfont=dict(size=cell_font),
                 hoverinfo="skip",

@@ -61,6 +61,8 @@ def backward_figure(
             tr, tc = [rows[wr, wc]], [cols[wr, wc]]
         else:
             msg = f"average: {gv:.3g} / {rows.size} = {gv / rows.size:.3g} to each cell of the window"
+            lost = int(rows.size - inside.sum())
+            msg += f" ({lost} on padding: dropped)" if lost else ""
             tr, tc = rows[inside], cols[inside]
         ox, oy = boxes(np.array([s.out[1]]), np.array([s.out[2]]))
         ix, iy = boxes(np.asarray(tr), np.asarray(tc))

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from app.figures.lab import channel_steps
-from vizcore.stepping import REAL, StepPlan
+from vizcore.stepping import PAD, REAL, StepPlan
 
 NAMED = {"bg": "#ffffff", "pad": "#dbe6f5", "zero": "#fff1c2", "grid": "#c8ccd2", "accent": "#e4572e",
          "empty": "#f1f2f4", "ink": "#222222", "white": "#ffffff", "black": "#000000"}
@@ -33,14 +33,15 @@ def _grey(v: float, lo: float, hi: float) -> tuple[int, bool]:
 
 
 def _draw_grid(d: ImageDraw.ImageDraw, x0: int, y0: int, vals: np.ndarray, kinds: np.ndarray | None,
-               cell: int, font: ImageFont.ImageFont, fmt: str) -> None:
+               cell: int, font: ImageFont.ImageFont, fmt: str, pad_text: str = "0") -> None:
     lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
     for (r, c), v in np.ndenumerate(vals):
         box = (x0 + c * cell, y0 + r * cell, x0 + (c + 1) * cell - 1, y0 + (r + 1) * cell - 1)
         kind = REAL if kinds is None else kinds[r, c]
         if kind != REAL:
-            d.rectangle(box, fill=IX["pad"] if kind == 1 else IX["zero"], outline=IX["grid"])
-            d.text((box[0] + cell / 2, box[1] + cell / 2), "0", fill=IX["ink"], font=font, anchor="mm")
+            d.rectangle(box, fill=IX["pad"] if kind == PAD else IX["zero"], outline=IX["grid"])
+            d.text((box[0] + cell / 2, box[1] + cell / 2), pad_text if kind == PAD else "0",
+                   fill=IX["ink"], font=font, anchor="mm")
             continue
         fill, light = _grey(v, lo, hi)
         d.rectangle(box, fill=fill, outline=IX["grid"])
@@ -64,7 +65,8 @@ def gif_bytes(plan: StepPlan, *, channel: int = 0, cell: int = 28, ms: int = 400
     base.putpalette(PALETTE)
     d = ImageDraw.Draw(base)
     vals = np.where(plan.kinds == REAL, plan.padded[ch], np.nan)
-    _draw_grid(d, gap, top, vals, plan.kinds, cell, font, ".1f" if wp > 10 else ".2f")
+    _draw_grid(d, gap, top, vals, plan.kinds, cell, font, ".1f" if wp > 10 else ".2f",
+               "-inf" if plan.op == "max_pool" else "0")  # the default font has no ∞ glyph
     ox = gap * 2 + wp * cell
     for (r, c), _ in np.ndenumerate(out):
         d.rectangle((ox + c * cell, top + r * cell, ox + (c + 1) * cell - 1, top + (r + 1) * cell - 1),

@@ -56,8 +56,8 @@ def _kernel(loaded: LoadedModel, source: str, name: str, custom: tuple[tuple[flo
 
 def _whole(image: LoadedImage, op: str, weight: np.ndarray, bias: float, *, mean: np.ndarray | None,
            std: np.ndarray | None, rgb: bool, stride: int, padding: int | str, dilation: int,
-           k: int, channel: int) -> np.ndarray:
-    """The same operation on the whole photo (downscaled), as an RGB uint8 picture."""
+           k: int, channel: int, output_padding: int = 0) -> np.ndarray:
+    """The same operation on the whole photo (downscaled), as an RGB uint8 picture (H', W', 3)."""
     img = image.image.copy()
     img.thumbnail((WHOLE_SIDE if op != "transposed" else WHOLE_SIDE // 4,) * 2)
     a = np.asarray(img.convert("RGB" if rgb else "L"), dtype=np.float32) / 255.0
@@ -68,11 +68,12 @@ def _whole(image: LoadedImage, op: str, weight: np.ndarray, bias: float, *, mean
     w = torch.from_numpy(weight).float()
     with torch.no_grad():
         if op in ("max", "avg"):
-            fn = F.max_pool2d if op == "max" else F.avg_pool2d
-            return (fn(x, k, stride)[0].clamp(0, 1).numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+            fn = F.max_pool2d if op == "max" else F.avg_pool2d  # avg: padding zeros count (torch default)
+            y = fn(x, k, stride, padding=int(padding))[0].clamp(0, 1)
+            return (y.numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
         if op == "transposed":
             y = F.conv_transpose2d(x, w, torch.tensor([bias]), stride=stride, padding=int(padding),
-                                   dilation=dilation, groups=1)[0, 0]
+                                   output_padding=output_padding, dilation=dilation, groups=1)[0, 0]
         else:
             groups = x.shape[1] if op == "depthwise" else 1
             y = F.conv2d(x, w, torch.full((w.shape[0],), bias), stride=stride, padding=padding,
@@ -85,10 +86,18 @@ def _whole(image: LoadedImage, op: str, weight: np.ndarray, bias: float, *, mean
 def lab(loaded: LoadedModel, image: LoadedImage, *, op: str, grid: int, rgb: bool,
         centre: tuple[float, float], side: int, source: str, preset_name: str,
         custom: tuple[tuple[float, ...], ...], k: int, filter_index: int, fold_bn: bool,
-        stride: int, padding: int | str, dilation: int, channel: int) -> LabResult:
-    """Build the step plan of ``op`` on the chosen region (raises ValueError with a clear reason)."""
+        stride: int, padding: int | str, dilation: int, channel: int,
+        output_padding: int = 0) -> LabResult:
+    """Build the step plan of ``op`` on the chosen region (raises ValueError with a clear reason).
+
+    ``padding`` is the border of the convolution or of max/average pooling (global pooling has
+    none); ``output_padding`` only applies to the transposed convolution."""
     if op not in OPS:
         raise ValueError(f"Unknown operation {op!r}.")
+    if op in ("max", "avg", "gap") and padding == "same":
+        raise ValueError("Pooling has no 'same' padding: pick 0 … half the window.")
+    if op != "transposed":
+        output_padding = 0
     learned_src = source == "learned" and op in ("conv", "depthwise", "transposed")
     rgb = rgb or learned_src
     x, box = region_grid(image.image, centre, side, grid, rgb=rgb)
@@ -105,7 +114,9 @@ def lab(loaded: LoadedModel, image: LoadedImage, *, op: str, grid: int, rgb: boo
     kern, bias, lf, routing = np.zeros((1, 1, 1)), 0.0, None, None
     if op in ("max", "avg", "gap"):
         size = (grid, grid) if op == "gap" else (k, k)
-        plan = pool_steps(x, size, None if op == "gap" else stride, "max" if op == "max" else "avg")
+        padding = 0 if op == "gap" else int(padding)
+        plan = pool_steps(x, size, None if op == "gap" else stride, "max" if op == "max" else "avg",
+                          padding=padding)
         g_out = np.arange(1, plan.output.size + 1, dtype=np.float64).reshape(plan.output.shape)
         routing = pool_backward(plan, g_out)
         kern = np.full((1, *size), 1.0 / (size[0] * size[1]))
@@ -125,13 +136,15 @@ def lab(loaded: LoadedModel, image: LoadedImage, *, op: str, grid: int, rgb: boo
                 raise ValueError("Transposed convolution has no 'same' padding: pick a number.")
             w_whole = kern[:, None]
             plan = conv_transpose_steps(x, w_whole, np.array([bias]), stride, int(padding),
-                                        0, dilation)
+                                        int(output_padding), dilation)
     if len(plan) > MAX_STEPS:
         raise ValueError(f"This would be {len(plan)} steps — too many to follow in class. Pick a "
                          "smaller grid or a larger stride.")
     whole = _whole(image, "avg" if op == "gap" else op, w_whole, bias, mean=mean, std=std, rgb=rgb,
-                   stride=stride, padding=padding, dilation=dilation, k=k, channel=channel)
-    whole_note = {"max": "max-pooled", "avg": "average-pooled", "gap": "average-pooled "
+                   stride=stride, padding=padding, dilation=dilation, k=k, channel=channel,
+                   output_padding=int(output_padding))
+    padded = f" (padding {padding})" if op in ("max", "avg") and padding else ""
+    whole_note = {"max": f"max-pooled{padded}", "avg": f"average-pooled{padded}", "gap": "average-pooled "
                   f"({k}×{k} windows; global pooling would leave one number per channel)",
                   "transposed": "upsampled by the transposed convolution (blue < 0 < red)"}.get(
         op, "filtered (blue = negative, red = positive response)")

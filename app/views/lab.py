@@ -27,7 +27,7 @@ try:
                                 **p)
 except ValueError as exc:
     st.error(f"**These settings don't work:** {exc}")
-    st.info("Change the kernel size, stride, padding or dilation above — the formula shows why.")
+    st.info(f"Change the {lab_text.KNOBS.get(p['op'], 'settings')} above — the formula shows why.")
     st.stop()
 
 if res.learned is not None:

@@ -165,7 +165,8 @@ def forward_figure(
                     mode="markers",
                     hoverinfo="skip",
                     showlegend=False,
-                    marker=dict(symbol="star", size=cell + 8, color=WIN, line=dict(color="#000", width=1)),
+                    marker=dict(symbol="star", size=max(9, cell * 0.42), color=WIN,
+                                line=dict(color="#000", width=1)),  # a corner badge: the number stays
                 ),
                 row=r + 1,
                 col=1,
@@ -224,7 +225,8 @@ def forward_figure(
             data.append(dict(type="heatmap", z=rounded(s.products[r])))
             if maxpool:
                 wr, wc = np.unravel_index(s.winner, s.rows[r].shape)
-                data.append(dict(type="scatter", x=[int(s.cols[r][wr, wc])], y=[int(s.rows[r][wr, wc])]))
+                data.append(dict(type="scatter", x=[int(s.cols[r][wr, wc]) + 0.3],  # top-right corner
+                                 y=[int(s.rows[r][wr, wc]) - 0.3]))
         data.append(dict(type="heatmap", zmin=pos + 0.5 - len(idx), zmax=pos + 0.5 + len(idx)))
         xs, ys = boxes(np.array([s.out[1]]), np.array([s.out[2]]))
         data.append(dict(type="scatter", x=xs, y=ys))

@@ -55,6 +55,9 @@ def test_inplace_relu_outputs_are_copied() -> None:
         for layer, value in got.items():
             torch.testing.assert_close(value, _truncated(model, x, layer), rtol=0, atol=0)
     assert float(got["layer1.0.bn1"].min()) < 0  # the pre-ReLU values, not the rectified ones
+    fm = feature_maps(model, x, "layer1.0.bn1", trace=trace)  # the page's pass copies it too
+    np.testing.assert_array_equal(fm.maps, _truncated(model, x, "layer1.0.bn1")[0].numpy())
+    assert fm.layer_range[0] < 0
     assert_clean(model)
 
 

@@ -154,8 +154,8 @@ def feature_maps(
         a = src.detach()[0].float().cpu().numpy()  # shares memory with the tensor
         if name in stage_names:
             stages[name] = _stage_map(name, a)
-        if name == layer:
-            kept[name] = a.copy()  # a later in-place op must not change the page's copy
+        if name == layer:  # a later in-place op (ReLU(inplace=True)) must not change the page's maps
+            kept[name] = a.copy() if name in trace.modified_later else a
         if len(seen) == len(wanted):
             raise StopForward
 
@@ -165,9 +165,9 @@ def feature_maps(
     if layer not in kept:
         raise ValueError(f"Layer {layer!r} did not run in the forward pass.")
     maps = kept[layer]
+    channel_max = maps.max(axis=(1, 2))
     return FeatureMaps(
-        layer, maps, maps.mean(axis=(1, 2)), maps.max(axis=(1, 2)),
-        (float(maps.min()), float(maps.max())),
+        layer, maps, maps.mean(axis=(1, 2)), channel_max, (float(maps.min()), float(channel_max.max())),
         tuple(stages[n] for n in stage_names if n in stages), time.perf_counter() - t0,
     )
 

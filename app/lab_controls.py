@@ -15,7 +15,7 @@ from models.registry import LoadedModel
 from vizcore.hooks import conv_layer_names, resolve_layer
 from vizcore.images import LoadedImage
 from vizcore.kernels import PRESETS, preset
-from vizcore.stepping import same_padding, size_formula
+from vizcore.stepping import StepPlan, same_padding, size_formula
 
 CONVS = ("conv", "depthwise", "transposed")
 PICK_WIDTH = 300
@@ -108,6 +108,23 @@ def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
         p["channel"] = ["R", "G", "B"].index(st.radio("Step channel", ["R", "G", "B"],
                                                       horizontal=True, key="lab_ch"))
     return p, big
+
+
+def upstream_cell(plan: StepPlan, channel: int) -> tuple[int, int, int] | None:
+    """The teacher's upstream gradient for the convolution backward view: None = all ones, or the
+    (channel, row, col) of the one output cell g is 1 at (kept inside the current output)."""
+    c1, c2, c3 = st.columns([2.4, 1, 1])
+    one = c1.radio("Upstream gradient g = ∂L/∂y", ["all ones (L = the sum of the outputs)",
+                                                   "one output cell"], horizontal=True,
+                   key="lab_grad_mode") == "one output cell"
+    if not one:
+        return None
+    c_out, ho, wo = plan.output.shape
+    picks = []
+    for col, key, n, what in ((c2, "lab_grad_row", ho, "row"), (c3, "lab_grad_col", wo, "column")):
+        st.session_state[key] = min(st.session_state.get(key, n // 2), n - 1)
+        picks.append(int(col.number_input(f"Output {what} (0–{n - 1})", 0, n - 1, key=key)))
+    return (min(channel, c_out - 1), picks[0], picks[1])
 
 
 def formula_text(p: dict[str, Any]) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from vizcore.conv_backward import ConvGradients, transpose_args
+from vizcore.stepping import StepPlan
+
 EXPLAIN = {
     "conv": (
         "**Convolution** slides one small kernel over the input. At each position it multiplies "
@@ -66,3 +69,45 @@ GRID_LEGEND = ("Blue cells = padding (zeros; −∞ for max pooling) · yellow c
 BACKWARD = ("The upstream gradient here is made up (1, 2, 3, … one per output cell) so you can "
             "follow every number. Each step takes one output cell's gradient and sends it back "
             "through the pooling window; overlapping windows add up.")
+
+CONV_BACKWARD = (
+    "**Backward through a convolution** is the same window picture run backwards. Each output "
+    "cell y read a window of inputs and used the kernel's weights; now it receives its gradient "
+    "**g = ∂L/∂y** and sends **g × weight** back to every input cell it read, **g × input** to "
+    "every weight it used, and **g** to the bias. Overlapping windows add up:\n\n"
+    "- **∂L/∂w** — the same kernel is used at every position, so each weight collects from "
+    "**every** window: Σ of g × the input under that tap (a *correlation* of the input with g), "
+    "one number per weight.\n"
+    "- **∂L/∂x** — each input cell collects g × weight from every window that covered it (hover a "
+    "cell: how many). Doing that for all cells at once means sliding the **180°-flipped** kernel "
+    "over g with a border of zeros (a *full* convolution) — which is exactly this lab's "
+    "**transposed convolution**: the forward pass shrank the grid, its gradient grows it back. "
+    "What lands on **padding** is dropped: padding is a constant zero, not an input.\n"
+    "- **∂L/∂b** — the bias is added to every output cell, so it gets Σ g.\n\n"
+    "Pick **one output cell** to see exactly what it depended on: ∂L/∂w becomes the patch of "
+    "input it read, ∂L/∂x the kernel placed on its window, everything else 0."
+)
+
+CONV_BACKWARD_NOTE = ("Grey italic numbers on blue padding cells: gradient that arrives there and is "
+                      "dropped. Hover a cell for how many windows it collected from.")
+
+
+def gradient_summary(plan: StepPlan, grads: ConvGradients, names: tuple[str, ...],
+                     cell: tuple[int, int, int] | None, *, relu: bool = False) -> str:
+    """Two markdown lines above the convolution backward figure: which g and ∂L/∂b; the transposed
+    convolution that gives ∂L/∂x (with this plan's numbers)."""
+    if cell is None:
+        what = "**g = 1** at every output cell (L = the sum of all outputs)"
+    else:
+        of = f" of channel {names[cell[0]]}" if plan.output.shape[0] > 1 else ""
+        what = f"**g = 1 only at output[{cell[1]}, {cell[2]}]**{of}, 0 elsewhere"
+    gb = grads.grad_bias
+    bias = (f"**∂L/∂b** = Σ g = **{gb[0]:.4g}**" if len(gb) == 1 else "**∂L/∂b** = Σ g per channel: "
+            + " · ".join(f"{names[o]} **{v:.4g}**" for o, v in enumerate(gb)))
+    ta = transpose_args(plan)
+    bridge = "" if ta is None else (
+        f"  \n**∂L/∂x** = this lab's *transposed convolution* of g with the same kernel "
+        f"(stride {ta.stride[0]}, padding {ta.padding[0]}, output padding {ta.output_padding[0]}, "
+        f"dilation {ta.dilation[0]})")
+    note = " · The gradient starts at the convolution's output, before the ReLU." if relu else ""
+    return f"{what} · {bias}{note}{bridge}"

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from app.figures.lab import backward_figure, channel_steps, forward_figure
+from app.figures.lab import backward_figure, channel_steps, conv_backward_figure, forward_figure
 from app.figures.lab_gif import gif_bytes
 from app.figures.lab_player import player_html
-from app.tasks.lab import OPS, lab
+from app.tasks.lab import OPS, conv_gradients, lab
 from tests.conftest import assert_clean
 from vizcore.hooks import conv_layer_names, resolve_layer
 from vizcore.kernels import PRESETS, first_conv_filter, preset, region_grid
@@ -81,6 +81,7 @@ def test_every_operation_runs_and_matches_torch(lite0, chelsea, op) -> None:
         ref = (F.max_pool2d if op == "max" else F.avg_pool2d)(x, 3, 1, padding=1)[0]  # BASE padding
     np.testing.assert_allclose(res.plan.output, ref.numpy(), atol=1e-9)
     assert (res.routing is not None) == (op in ("max", "avg", "gap"))
+    assert (res.grads is not None) == (op in ("conv", "depthwise"))
     assert_clean(lite0.model)
 
 
@@ -135,6 +136,23 @@ def test_pool_figures_and_routing() -> None:
     assert last.sum() == pytest.approx(10.0)
     with pytest.raises(ValueError, match="does not exist"):
         channel_steps(plan, 3)
+
+
+def test_conv_backward_figure_marks_padding_and_the_window() -> None:
+    x = np.arange(16.0).reshape(1, 4, 4)
+    plan = conv_steps(x, np.arange(9.0).reshape(1, 1, 3, 3), padding=1)
+    spec = conv_backward_figure(plan, conv_gradients(plan), ("gray",))
+    pad_trace, dx = (d for d in spec["data"] if "∂L/∂x" in d.get("hovertemplate", "")
+                     or "dropped" in d.get("hovertemplate", ""))
+    # padding (0, 1) is reached by tap (0, 1) of window (0, 0) and tap (0, 0) of window (0, 1): 1 + 0
+    assert pad_trace["text"][0][1] == "1" and pad_trace["text"][1][1] == ""  # real cells: no text
+    assert dx["z"][0][0] is None and dx["customdata"][1][1] == 4  # a corner input cell: 4 windows
+    assert not [d for d in spec["data"] if d["type"] == "scatter"]  # no window outline for g = all ones
+    spec = conv_backward_figure(plan, conv_gradients(plan, (0, 0, 3)), ("gray",), cell=(0, 0, 3), big=True)
+    outlines = [d for d in spec["data"] if d["type"] == "scatter"]
+    assert len(outlines) == 2 and len(outlines[1]["x"]) == 9 * 6  # the output cell + its 3×3 window
+    assert spec["layout"]["font"]["size"] == 18
+    json.dumps(spec)
 
 
 def test_gif_and_player() -> None:

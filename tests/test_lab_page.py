@@ -64,7 +64,7 @@ def test_lab_page_whole_lesson() -> None:
     at.selectbox(key="lab_op").set_value("max").run()
     no_exceptions(at)
     assert "Max pooling" in _text(at) and "winner" in _text(at)
-    at.segmented_control(key="lab_view").set_value("backward (gradient routing)").run()
+    at.segmented_control(key="lab_view").set_value("backward (gradients)").run()
     no_exceptions(at)
     assert "made up (1, 2, 3" in _text(at)
     assert "goes to the winner" in str(_players(at)[0].proto.srcdoc)
@@ -74,7 +74,8 @@ def test_lab_page_whole_lesson() -> None:
         at.selectbox(key="lab_op").set_value(op).run()
         no_exceptions(at)
         assert not at.error, (op, [e.value for e in at.error])
-        assert len(_players(at)) == 1
+        # the backward view stays on where it exists (depthwise: static gradients figure)
+        assert len(_players(at)) == (op != "depthwise") and len(at.get("plotly_chart")) == (op == "depthwise")
 
     # GIF export
     at.selectbox(key="lab_op").set_value("conv").run()
@@ -126,7 +127,7 @@ def test_lab_page_pooling_padding(lab_calls) -> None:
     ref = (F.max_pool2d(photo, 2, 2, padding=1)[0].clamp(0, 1).numpy().transpose(1, 2, 0) * 255)
     assert res.whole.shape == (photo.shape[2] // 2 + 1, photo.shape[3] // 2 + 1, 3)
     np.testing.assert_array_equal(res.whole, ref.astype(np.uint8))
-    at.segmented_control(key="lab_view").set_value("backward (gradient routing)").run()
+    at.segmented_control(key="lab_view").set_value("backward (gradients)").run()
     no_exceptions(at)
 
     # average pooling keeps the padding; its zeros count in the mean (torch's default)
@@ -178,3 +179,85 @@ def test_lab_page_transposed_output_padding(lab_calls) -> None:
     no_exceptions(at)
     assert at.error and "smaller than the stride" in at.error[0].value
     assert "output padding" in _text(at) and "= 11" in _text(at)  # the formula still shows the size
+
+
+def _static(at) -> dict:
+    """The static plotly figure of the convolution backward view."""
+    (chart,) = at.get("plotly_chart")
+    return json.loads(chart.proto.spec)
+
+
+def _shown(fig: dict, what: str, crop: tuple[int, int, int, int] = (0, 0, 0, 0)) -> np.ndarray:
+    """The numbers of every heatmap whose hover says ``what`` (one per channel row), as (C, h, w)."""
+    t, b, left, r = crop
+    zs = [np.array(d["z"], dtype=float) for d in fig["data"]
+          if d["type"] == "heatmap" and what in d.get("hovertemplate", "")]
+    return np.stack([z[t:z.shape[0] - b, left:z.shape[1] - r] for z in zs])
+
+
+def _conv_oracle(res, params, g: np.ndarray | None = None, groups: int = 1) -> tuple[np.ndarray, ...]:
+    x = torch.from_numpy(res.grid)[None].requires_grad_(True)
+    w = torch.from_numpy(res.kernel)[None] if groups == 1 else torch.from_numpy(res.kernel)[:, None]
+    w.requires_grad_(True)
+    b = torch.full((w.shape[0],), res.bias, dtype=torch.float64, requires_grad=True)
+    y = F.conv2d(x, w, b, stride=params["stride"], padding=params["padding"],
+                 dilation=params["dilation"], groups=groups)
+    g = torch.ones_like(y) if g is None else torch.from_numpy(g)[None]
+    return tuple(t.numpy() for t in torch.autograd.grad((y * g).sum(), (x, w, b)))
+
+
+def test_lab_page_conv_backward(lab_calls) -> None:
+    at = open_page("lab.py")
+    at.segmented_control(key="lab_view").set_value("backward (gradients)").run()
+    no_exceptions(at)
+    assert not at.error and not _players(at)  # a static figure, no animation player
+    _, params, res = lab_calls[-1]
+    assert params["source"] == "learned" and params["op"] == "conv"
+    gx, gw, gb = _conv_oracle(res, params)
+    fig = _static(at)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[0], atol=1e-4)
+    np.testing.assert_allclose(_shown(fig, "g at output"), 1.0)
+    assert f"**∂L/∂b** = Σ g = **{gb[0]:.4g}**" in _text(at) and gb[0] == 36  # 6×6 output cells
+    assert "*transposed convolution* of g" in _text(at) and "180°-flipped" in _text(at)
+
+    # one output cell: ∂L/∂w = the input patch it read, ∂L/∂x = the kernel on its window
+    at.radio(key="lab_grad_mode").set_value("one output cell").run()
+    at.number_input(key="lab_grad_row").set_value(1).run()
+    at.number_input(key="lab_grad_col").set_value(4).run()
+    no_exceptions(at)
+    g = np.zeros((1, 6, 6))
+    g[0, 1, 4] = 1.0
+    gx, gw, gb = _conv_oracle(res, params, g)
+    fig = _static(at)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[0], atol=1e-4)
+    np.testing.assert_allclose(gw[0], res.grid[:, 1:4, 4:7])  # the patch under that window
+    assert "g = 1 only at output[1, 4]**" in _text(at) and "= **1**" in _text(at)
+
+    # a Sobel preset with stride 2 (3×3 output: the column 4 is pulled in to 2), then padding 1
+    at.radio(key="lab_src").set_value("preset").run()
+    at.number_input(key="lab_stride").set_value(2).run()
+    assert at.number_input(key="lab_grad_col").value == 2 and "output[1, 2]**" in _text(at)
+    at.selectbox(key="lab_pad").set_value("1").run()
+    no_exceptions(at)
+    _, params, res = lab_calls[-1]
+    assert res.plan.output.shape == (1, 4, 4) and at.number_input(key="lab_grad_col").value == 2
+    g = np.zeros((1, 4, 4))
+    g[0, 1, 2] = 1.0
+    gx, gw, _ = _conv_oracle(res, params, g)
+    fig = _static(at)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[0], atol=1e-4)
+    assert "output padding 1" in _text(at)  # (4 − 1)·2 + 3 = 9 of the 10 padded rows are reached
+
+    # depthwise: one kernel and one bias per channel, g = 1 everywhere
+    at.selectbox(key="lab_op").set_value("depthwise").run()
+    at.radio(key="lab_grad_mode").set_value("all ones (L = the sum of the outputs)").run()
+    no_exceptions(at)
+    _, params, res = lab_calls[-1]
+    gx, gw, gb = _conv_oracle(res, params, groups=3)
+    fig = _static(at)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[:, 0], atol=1e-4)
+    assert "Σ g per channel: R **16** · G **16** · B **16**" in _text(at)

@@ -1,8 +1,9 @@
 """Classroom lab animations: plotly figures whose frames only update the traces that change.
 
 Pure builders (no Streamlit). ``forward_figure`` steps a convolution / pooling plan; ``backward_figure``
-steps the gradient routing of pooling. Each frame is named ``"0" … "N-1"``; a slider and play/pause
-buttons drive them in the browser (``app/figures/lab_player.py`` adds step ± buttons and keys).
+steps the gradient routing of pooling (``conv_backward_figure``: the static convolution gradients).
+Each frame is named ``"0" … "N-1"``; a slider and play/pause buttons drive them in the browser
+(``app/figures/lab_player.py`` adds step ± buttons and keys).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from app.figures.lab_anim import (
     sizes,
     value_heatmap,
 )
-from app.figures.lab_backward import backward_figure
+from app.figures.lab_backward import backward_figure, conv_backward_figure
 from vizcore.stepping import PAD, REAL, Step, StepPlan
 
 WIDTH_PX = 1000  # the width the page gives the animation (full main column)
 
-__all__ = ["backward_figure", "channel_steps", "forward_figure"]
+__all__ = ["backward_figure", "channel_steps", "conv_backward_figure", "forward_figure"]
 
 
 def _equation(plan: StepPlan, s: Step, names: tuple[str, ...], relu: bool) -> str:

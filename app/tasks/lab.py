@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from models.registry import LoadedModel
+from vizcore.conv_backward import ConvGradients, conv_backward, one_cell
 from vizcore.images import LoadedImage
 from vizcore.kernels import LearnedFilter, first_conv_filter, preset, region_grid
 from vizcore.stepping import Routing, StepPlan, conv_steps, conv_transpose_steps, pool_backward, pool_steps
@@ -24,7 +25,8 @@ WHOLE_SIDE = 256
 class LabResult:
     """Everything the lab page draws. ``grid`` (C, n, n) region values; ``kernel`` (G, k, k) the
     kernel shown per input channel row; ``whole`` (H, W, 3) uint8 picture of the operation on the
-    whole photo; ``routing`` only for pooling."""
+    whole photo; ``routing`` only for pooling; ``grads`` (for g = all ones) only for convolution and
+    depthwise convolution."""
 
     op: str
     plan: StepPlan
@@ -38,6 +40,14 @@ class LabResult:
     values_note: str
     whole: np.ndarray
     whole_note: str
+    grads: ConvGradients | None = None
+
+
+def conv_gradients(plan: StepPlan, cell: tuple[int, int, int] | None = None) -> ConvGradients:
+    """Backward of a convolution plan for g = all ones (L = sum of the outputs) or, with ``cell`` =
+    (channel, row, col), g = 1 at that one output cell only. Cheap numpy: no cache needed."""
+    g = np.ones(plan.output.shape) if cell is None else one_cell(plan, cell)
+    return conv_backward(plan, g)
 
 
 def _kernel(loaded: LoadedModel, source: str, name: str, custom: tuple[tuple[float, ...], ...],
@@ -148,5 +158,6 @@ def lab(loaded: LoadedModel, image: LoadedImage, *, op: str, grid: int, rgb: boo
                   f"({k}×{k} windows; global pooling would leave one number per channel)",
                   "transposed": "upsampled by the transposed convolution (blue < 0 < red)"}.get(
         op, "filtered (blue = negative, red = positive response)")
+    grads = conv_gradients(plan) if plan.op == "conv" else None
     return LabResult(op, plan, routing, x, box, names, kern, bias, lf, note, whole,
-                     f"The whole photo {whole_note}.")
+                     f"The whole photo {whole_note}.", grads)

@@ -37,16 +37,21 @@ if res.learned is not None:
             f". {lf.note}" + ("" if loaded.trained else " ⚠️ The model is untrained: random numbers."))
 st.caption(f"{res.values_note} {lab_text.GRID_LEGEND}")
 
-view = "forward"
-if res.routing is not None:
-    view = st.segmented_control("View", ["forward", "backward (gradient routing)"],
-                                default="forward", key="lab_view") or "forward"
+view, spec, static = "forward", None, None
+if res.routing is not None or res.grads is not None:
+    view = st.segmented_control("View", ["forward", "backward (gradients)"], default="forward",
+                                key="lab_view") or "forward"
+conv_back = view != "forward" and res.grads is not None
 try:
     if view == "forward":
         spec = figures.forward_figure(res.plan, res.channel_names, channel=p["channel"], relu=relu,
                                       big=big)
-    else:
+    elif res.routing is not None:
         spec = figures.backward_figure(res.plan, res.routing, channel=p["channel"], big=big)
+    else:
+        cell = lab_controls.upstream_cell(res.plan, p["channel"])
+        grads = res.grads if cell is None else tasks.conv_gradients(res.plan, cell)
+        static = figures.conv_backward_figure(res.plan, grads, res.channel_names, cell=cell, big=big)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
@@ -59,9 +64,15 @@ with middle:
     st.markdown("**The whole photo**")
     st.image(res.whole, caption=res.whole_note, width="stretch")
 with right, st.expander("What is happening?", expanded=True):
-    st.markdown(lab_text.EXPLAIN[p["op"]])
-st.iframe(player_html(spec, big=big, plotly_src=plotly_js_url()), height=int(spec["layout"]["height"]) + 70)
-if view != "forward":
+    st.markdown(lab_text.CONV_BACKWARD if conv_back else lab_text.EXPLAIN[p["op"]])
+if spec is not None:
+    st.iframe(player_html(spec, big=big, plotly_src=plotly_js_url()),
+              height=int(spec["layout"]["height"]) + 70)
+if static is not None:
+    st.markdown(lab_text.gradient_summary(res.plan, grads, res.channel_names, cell, relu=relu))
+    st.plotly_chart(static, theme=None, config={"displayModeBar": False}, key="lab_conv_backward")
+    st.caption(lab_text.CONV_BACKWARD_NOTE)
+elif view != "forward":
     st.caption(lab_text.BACKWARD)
 
 st.divider()
@@ -72,6 +83,7 @@ if g1.button("🎞️ Make an animated GIF", key="lab_gif_make"):
 if st.session_state.get("lab_gif"):
     g2.download_button("⬇️ Download GIF", st.session_state["lab_gif"], file_name="cnn-lens-lab.gif",
                        mime="image/gif", key="lab_gif_dl")
-g3.download_button("⬇️ Download this animation as an offline HTML page",
-                   lambda: player_html(spec, big=big), file_name="cnn-lens-lab.html", mime="text/html",
-                   key="lab_html_dl")
+if spec is not None:
+    g3.download_button("⬇️ Download this animation as an offline HTML page",
+                       lambda: player_html(spec, big=big), file_name="cnn-lens-lab.html",
+                       mime="text/html", key="lab_html_dl")

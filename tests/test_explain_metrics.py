@@ -10,6 +10,7 @@ from torch import nn
 from tests.conftest import assert_clean
 from vizcore.attribution import explain
 from vizcore.faithfulness import auc, faithfulness
+from vizcore.hooks import batch_size_for
 from vizcore.preprocess import to_input
 from vizcore.sanity import cascading_randomisation, parameter_layers, spearman
 
@@ -66,6 +67,10 @@ def test_faithfulness_on_lite0_leaves_model_clean(lite0, chelsea) -> None:
     assert f.deletion[0] == pytest.approx(f.insertion[-1], rel=1e-4)  # both are the untouched photo
     assert 0 <= f.deletion_auc <= 1 and 0 <= f.insertion_auc <= 1 and 0 <= f.average_drop <= 100
     assert ((f.deletion >= 0) & (f.deletion <= 1)).all()
+    big = faithfulness(lite0.model, x, cam.heatmap, 281, steps=5, batch_size=32)  # one batch
+    np.testing.assert_allclose(f.deletion, big.deletion, atol=1e-5)  # the batch size is only speed
+    np.testing.assert_allclose(f.insertion, big.insertion, atol=1e-5)
+    assert batch_size_for(lite0.model, 4) == 4  # the CPU default
     assert_clean(lite0.model)
 
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from vizcore.cam import GRAD_CAMS, CamResult, check_target, gradient_cam, score_cam, unit_scale
 from vizcore.guided import guided_backprop, guided_grad_cam
-from vizcore.hooks import frozen, model_device
+from vizcore.hooks import batch_size_for, frozen, model_device
 
 PIXEL_PERCENTILE = 99.5  # pixel maps are scaled so the top 0.5 % of pixels saturate
 
@@ -99,7 +99,7 @@ def _occlusion(model: nn.Module, x: torch.Tensor, target: int, *, window: int, s
 def explain(model: nn.Module, x: torch.Tensor, method: str, *, layer: str | None = None,
             target: int | None = None, progress: Callable[[float], None] | None = None,
             smooth_samples: int = 16, smooth_sigma: float = 0.15, ig_steps: int = 32,
-            occlusion_window: int = 32, occlusion_stride: int = 16, batch_size: int = 32,
+            occlusion_window: int = 32, occlusion_stride: int = 16, batch_size: int | None = None,
             scorecam_channels: int | None = None) -> CamResult:
     """Explain ``target`` (default: the predicted class) for ``x`` (1, 3, H, W) with ``method`` (a key of
     ``METHODS``). Returns a ``CamResult`` whose ``.heatmap`` is (H, W) in [0, 1]; ``layer`` is used by the
@@ -109,6 +109,7 @@ def explain(model: nn.Module, x: torch.Tensor, method: str, *, layer: str | None
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"expected an input of shape (1, C, H, W), got {tuple(x.shape)}")
+    batch_size = batch_size or batch_size_for(model, 8)
     if method in GRAD_CAMS:
         return gradient_cam(model, x, method=method, layer=layer, target=target)
     if method == "scorecam":

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vizcore.hooks import conv_layer_names, frozen, model_device, tap
+from vizcore.hooks import batch_size_for, conv_layer_names, frozen, model_device, tap
 
 GRAD_CAMS = ("gradcam", "gradcam++", "xgradcam", "layercam")
 EPS = 1e-7
@@ -193,7 +193,7 @@ def top_k_cams(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, k
 
 
 def score_cam(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, target: int | None = None,
-              batch_size: int = 32, max_channels: int | None = None,
+              batch_size: int | None = None, max_channels: int | None = None,
               progress: Callable[[float], None] | None = None) -> CamResult:
     """Score-CAM: each channel, upsampled and min-max scaled to [0, 1], masks the input; the masked
     input's softmax probability of ``target`` is that channel's weight. Costs one forward per channel
@@ -202,6 +202,7 @@ def score_cam(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, ta
     layer = layer or default_cam_layer(model)
     start = time.perf_counter()
     dev = model_device(model)
+    batch_size = batch_size or batch_size_for(model, 8)
     with frozen_once(model):
         act, logits = activation_and_logits(model, x, layer)
         target = int(logits[0].argmax()) if target is None else check_target(target, logits.shape[1])

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vizcore.hooks import frozen, model_device
+from vizcore.hooks import batch_size_for, frozen, model_device
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,11 @@ def _probs(model: nn.Module, batch: torch.Tensor, target: int, batch_size: int) 
 
 
 def faithfulness(model: nn.Module, x: torch.Tensor, heatmap: np.ndarray, target: int, *,
-                 steps: int = 10, batch_size: int = 32) -> Faithfulness:
+                 steps: int = 10, batch_size: int | None = None) -> Faithfulness:
     """Deletion / insertion curves and average drop of ``heatmap`` (H, W) for ``x`` (1, 3, H, W).
 
-    Pixels are ranked by ``heatmap`` (ties by position); costs ``2 (steps + 1) + 2`` forwards, batched.
+    Pixels are ranked by ``heatmap`` (ties by position); costs ``2 (steps + 1) + 2`` forwards, batched
+    (``batch_size`` default: ``batch_size_for(model, 4)``).
     """
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"expected an input of shape (1, C, H, W), got {tuple(x.shape)}")
@@ -82,7 +83,7 @@ def faithfulness(model: nn.Module, x: torch.Tensor, heatmap: np.ndarray, target:
     heat_t = torch.from_numpy(heat.clip(0, 1)).to(dev)[None, None]
     batch = torch.cat([x * (1 - masks), blur * (1 - masks) + x * masks, x, x * heat_t])
     with frozen(model), torch.no_grad():
-        p = _probs(model, batch, target, batch_size)
+        p = _probs(model, batch, target, batch_size or batch_size_for(model, 4))
     deletion, insertion = p[:steps + 1], p[steps + 1:2 * steps + 2]
     base, masked = float(p[-2]), float(p[-1])
     drop = 100.0 * max(0.0, base - masked) / base if base > 0 else 0.0

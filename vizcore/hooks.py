@@ -167,6 +167,14 @@ def run_until(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
         return None
 
 
+def batch_size_for(model: nn.Module, cpu: int) -> int:
+    """Images per forward for batched work (faithfulness curves, occlusion, Score-CAM, IG): ``cpu``
+    on a CPU, 32 on a GPU. On CPU a big batch of 224-px images no longer fits the caches and each
+    image gets slower (2-core machine, EfficientNet-Lite0: faithfulness 0.57 s at 32 vs 0.17 s at
+    2, IG 1.39 s vs 0.55 s at 8); on a GPU big batches are what makes it fast."""
+    return cpu if model_device(model).type == "cpu" else 32
+
+
 def model_device(model: nn.Module) -> torch.device:
     """Device of the model's first parameter (CPU for a parameter-less model)."""
     p = next(model.parameters(), None)

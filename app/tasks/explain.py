@@ -19,8 +19,8 @@ from vizcore.sanity import SanityResult, cascading_randomisation, parameter_laye
 
 # cheap defaults: every option a slow method takes, chosen so it finishes in a few seconds on 2 cores
 OPTIONS: dict[str, dict[str, int]] = {
-    "scorecam": {"scorecam_channels": 64, "batch_size": 32},
-    "occlusion": {"occlusion_window": 48, "occlusion_stride": 24, "batch_size": 32},
+    "scorecam": {"scorecam_channels": 64},
+    "occlusion": {"occlusion_window": 48, "occlusion_stride": 24},
     "smoothgrad": {"smooth_samples": 10},
     "ig": {"ig_steps": 20},
 }

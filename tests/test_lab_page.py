@@ -206,6 +206,18 @@ def _conv_oracle(res, params, g: np.ndarray | None = None, groups: int = 1) -> t
     return tuple(t.numpy() for t in torch.autograd.grad((y * g).sum(), (x, w, b)))
 
 
+def _check_one_cell(at, res, params: dict, n: int, cell: tuple[int, int]) -> np.ndarray:
+    """The page's ∂L/∂x and ∂L/∂w for g = 1 at ``cell`` of an n×n output equal autograd's; returns
+    autograd's ∂L/∂w."""
+    g = np.zeros((1, n, n))
+    g[0, cell[0], cell[1]] = 1.0
+    gx, gw, _ = _conv_oracle(res, params, g)
+    fig = _static(at)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
+    np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[0], atol=1e-4)
+    return gw
+
+
 def test_lab_page_conv_backward(lab_calls) -> None:
     at = open_page("lab.py")
     at.segmented_control(key="lab_view").set_value("backward (gradients)").run()
@@ -226,12 +238,7 @@ def test_lab_page_conv_backward(lab_calls) -> None:
     at.number_input(key="lab_grad_row").set_value(1).run()
     at.number_input(key="lab_grad_col").set_value(4).run()
     no_exceptions(at)
-    g = np.zeros((1, 6, 6))
-    g[0, 1, 4] = 1.0
-    gx, gw, gb = _conv_oracle(res, params, g)
-    fig = _static(at)
-    np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
-    np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[0], atol=1e-4)
+    gw = _check_one_cell(at, res, params, 6, (1, 4))
     np.testing.assert_allclose(gw[0], res.grid[:, 1:4, 4:7])  # the patch under that window
     assert "g = 1 only at output[1, 4]**" in _text(at) and "= **1**" in _text(at)
 
@@ -243,12 +250,7 @@ def test_lab_page_conv_backward(lab_calls) -> None:
     no_exceptions(at)
     _, params, res = lab_calls[-1]
     assert res.plan.output.shape == (1, 4, 4) and at.number_input(key="lab_grad_col").value == 2
-    g = np.zeros((1, 4, 4))
-    g[0, 1, 2] = 1.0
-    gx, gw, _ = _conv_oracle(res, params, g)
-    fig = _static(at)
-    np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
-    np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[0], atol=1e-4)
+    _check_one_cell(at, res, params, 4, (1, 2))
     assert "output padding 1" in _text(at)  # (4 − 1)·2 + 3 = 9 of the 10 padded rows are reached
 
     # depthwise: one kernel and one bias per channel, g = 1 everywhere

@@ -21,7 +21,7 @@ from pathlib import Path
 from app import cli_exemplars
 
 MAIN = Path(__file__).resolve().parent / "main.py"
-# The settings of .streamlit/config.toml (but headless), so they hold from any working directory;
+# The settings of .streamlit/config.toml (all except headless), so they hold from any working directory;
 # tests/test_cli.py checks the two agree.
 APP_SETTINGS = ("--server.maxUploadSize", "25", "--server.enableStaticServing", "true",
                 "--browser.gatherUsageStats", "false", "--theme.base", "light",

@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
               f"{b.seen}/{b.total} files read, {b.seconds:.1f} s)", flush=True)
 
     store = cache(args.cache)
+    try:  # before the work: an unwritable cache must not cost a whole indexing run
+        store.root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"Cannot write to the cache folder {store.root}: {exc}")
     start = time.perf_counter()
     try:
         index = build_index(loaded.model, files, spec=loaded.spec, trained=loaded.trained,
@@ -86,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
                             folder=str(folder.resolve()), on_skip=skip, on_batch=batch)
     except ValueError as exc:
         return _fail(f"{exc} Nothing was stored for {folder}.")
-    path = save_index(index, store)
+    try:
+        path = save_index(index, store)
+    except OSError as exc:
+        return _fail(f"Could not store the set in {store.root}: {exc}")
     print(f"done: {index.n_images} images indexed ({index.skipped + len(passed)} skipped) in "
           f"{time.perf_counter() - start:.1f} s → set {name!r} in {store.root} "
           f"({path.stat().st_size / 1e6:.1f} MB, {len(index.kept)} exemplar images kept)", flush=True)

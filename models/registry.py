@@ -54,6 +54,8 @@ class LoadedModel:
     """A model ready for inference, shared by every session.
 
     ``lock`` must be held around anything that registers hooks or runs autograd on ``model``.
+    ``memo`` holds data derived from the model once (e.g. its layer trace); read and fill it only
+    while holding ``lock``.
     """
 
     spec: ModelSpec
@@ -61,6 +63,7 @@ class LoadedModel:
     trained: bool
     device: torch.device
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:

@@ -59,6 +59,11 @@ def test_hits_are_identical_and_skip_compute(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(AssertionError):
         visualise(Model(m.net, "tiny", False, MEAN, STD), Target("channel", "2", (0,)), settings=S,
                   cache=cache)
+    # the page's lock-free lookup never computes: a truncated entry is a miss, not a render
+    entry = cache.path(cached_mod.entry_key(m, Target("channel", "2", (0,)), 0, S))
+    entry.write_bytes(entry.read_bytes()[:40])
+    assert visualise(m, Target("channel", "2", (0, 2)), settings=S, cache=cache, compute=False) is None
+    assert visualise(m, Target("channel", "2", (2,)), settings=S, cache=cache, compute=False) is not None
 
 
 def test_progress_counts_all_batches(tmp_path: Path) -> None:

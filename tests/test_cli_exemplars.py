@@ -106,6 +106,16 @@ def test_cli_folder_without_images(tmp_path: Path, env: Path, capsys: pytest.Cap
     assert not list(env.rglob("*.npz"))
 
 
+def test_cli_unwritable_cache_is_a_message(photos: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert cli.main(["exemplars", "--model", "efficientnet_lite0", "--layer", "_blocks.1",
+                     "--folder", str(photos), "--cache", str(blocker)]) == 2
+    out = capsys.readouterr()
+    assert "Cannot write to the cache folder" in out.err and "batch 1" not in out.out  # no work done
+
+
 def test_page_shows_the_folder_set(photos: Path, env: Path, lite0) -> None:
     assert index(photos, "--name", "holiday") == 0
     at = fresh_app().run()

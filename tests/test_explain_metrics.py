@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import vizcore.faithfulness as faith_mod
 from tests.conftest import assert_clean
 from vizcore.attribution import explain
 from vizcore.faithfulness import auc, faithfulness
@@ -59,7 +60,7 @@ def test_faithfulness_refuses_bad_shapes_and_handles_nan() -> None:
     assert np.isfinite(f.deletion).all() and np.isfinite(f.average_drop)
 
 
-def test_faithfulness_on_lite0_leaves_model_clean(lite0, chelsea) -> None:
+def test_faithfulness_on_lite0_leaves_model_clean(lite0, chelsea, monkeypatch: pytest.MonkeyPatch) -> None:
     x = to_input(chelsea.image, lite0.spec)
     cam = explain(lite0.model, x, "gradcam", layer="_relu1", target=281)
     f = faithfulness(lite0.model, x, cam.heatmap, 281, steps=5)
@@ -70,7 +71,11 @@ def test_faithfulness_on_lite0_leaves_model_clean(lite0, chelsea) -> None:
     big = faithfulness(lite0.model, x, cam.heatmap, 281, steps=5, batch_size=32)  # one batch
     np.testing.assert_allclose(f.deletion, big.deletion, atol=1e-5)  # the batch size is only speed
     np.testing.assert_allclose(f.insertion, big.insertion, atol=1e-5)
-    assert batch_size_for(lite0.model, 4) == 4  # the CPU default
+    sizes: list[int] = []
+    real = faith_mod._probs
+    monkeypatch.setattr(faith_mod, "_probs", lambda *a: sizes.append(a[-1]) or real(*a))
+    faithfulness(lite0.model, x, cam.heatmap, 281, steps=5)
+    assert sizes == [batch_size_for(lite0.model, 4)] == [4]  # CPU-sized batches by default
     assert_clean(lite0.model)
 
 

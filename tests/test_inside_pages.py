@@ -85,3 +85,18 @@ def test_pages_with_untrained_models(page: str, model: str) -> None:
         assert "ConvNeXt-Tiny (2022)" in _text(at) and "28.59 M" in [m.value for m in at.metric]
     else:
         assert any("UNTRAINED" in w.value for w in at.warning)
+
+
+def test_the_layer_trace_is_computed_once_per_shared_model(monkeypatch, chelsea) -> None:
+    from app.tasks import inside as inside_tasks
+    from models.registry import load_model
+
+    loaded = load_model("resnet18", trained=False)  # a fresh shared-model object: empty memo
+    calls = []
+    real = inside_tasks.trace_model
+    monkeypatch.setattr(inside_tasks, "trace_model", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fm = inside_tasks.maps(loaded, chelsea, layer="layer1.0.bn1")
+    lo, hi = inside_tasks.global_range(loaded, chelsea)
+    inside_tasks.arch_table(loaded, None)
+    assert len(calls) == 1
+    assert lo <= fm.layer_range[0] and hi >= fm.layer_range[1]

@@ -162,3 +162,14 @@ def test_gif_and_player() -> None:
     assert img.format == "GIF" and img.n_frames == 16
     html = player_html(forward_figure(plan, ("gray",)), big=True)
     assert "Plotly.newPlot" in html and "ArrowRight" in html and len(html) > 1_000_000
+
+
+def test_input_title_names_the_reason_for_uneven_padding() -> None:
+    from app.figures import lab as lab_fig
+    from vizcore.stepping import conv_steps, conv_transpose_steps
+
+    x, w = np.ones((1, 5, 5)), np.ones((1, 1, 2, 2))
+    assert lab_fig._input_title(conv_steps(x, w, padding="same")).endswith("'same' with an even kernel)")
+    up = conv_transpose_steps(x, np.ones((1, 1, 3, 3)), stride=2, padding=1, output_padding=1)
+    assert lab_fig._input_title(up).endswith("output padding)")
+    assert lab_fig._input_title(conv_steps(x, w, padding=1)) == "input (padded)"

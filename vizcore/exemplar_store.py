@@ -6,7 +6,8 @@ JSON string in a 0-d array, everything else plain arrays, so loading never unpic
 (model, trained) lists every stored set (layer, name, size, key, time): ``list_sets`` reads it,
 ``save_index`` writes the set first and then the manifest. Both writes are atomic
 (``DiskCache.put``), so a reader sees either the old or the new file, never half of one; writers of
-the manifest take a file lock so two CLI runs at once do not lose each other's entry.
+the manifest take a file lock around writing the set and its manifest row, so two CLI runs at once
+neither lose each other's entry nor pair one run's row with the other run's set.
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ def save_index(index: ExemplarIndex, store: DiskCache | None = None) -> Path:
     path of the set's file."""
     store = store or cache()
     key = set_key(index.model, index.trained, index.layer, index.name)
-    path = store.put(key, to_arrays(index))
-    with _locked(store):
+    with _locked(store):  # the set and its manifest row come from the same run
+        path = store.put(key, to_arrays(index))
         rows = [s for s in _manifest(store, index.model, index.trained)
                 if (s.layer, s.name) != (index.layer, index.name)]
         rows.append(SetInfo(index.name, index.layer, index.n_images, key, index.folder, index.created))

@@ -57,8 +57,11 @@ def _input_title(plan: StepPlan) -> str:
         return "input"
     if plan.op == "max_pool":
         return "input (padded with −∞)"
-    extra = plan.pad[1] - plan.pad[0]  # a transposed convolution's output padding
-    return f"input (padded, +{extra} bottom/right: output padding)" if extra else "input (padded)"
+    extra = plan.pad[1] - plan.pad[0]  # output padding (transposed) or uneven 'same' (even kernel)
+    if not extra:
+        return "input (padded)"
+    why = "output padding" if plan.op == "conv_transpose" else "'same' with an even kernel"
+    return f"input (padded, +{extra} bottom/right: {why})"
 
 
 def forward_figure(

@@ -13,7 +13,7 @@ import numpy as np
 
 from models.registry import LoadedModel
 from vizcore.actmax import Settings, Target
-from vizcore.actmax.cached import Model, Visuals, entry_key, visualise
+from vizcore.actmax.cached import Model, Visuals, visualise
 from vizcore.actmax.render import Progress
 from vizcore.diskcache import DiskCache
 from vizcore.exemplar_store import SetInfo, list_sets, load_index
@@ -30,14 +30,9 @@ def _model(loaded: LoadedModel) -> Model:
 
 
 def lookup(loaded: LoadedModel, target: Target, settings: Settings) -> Visuals | None:
-    """The visualisations if every one is already in the disk cache, else ``None`` (no compute)."""
-    cache = DiskCache()
-    m = _model(loaded)
-    keys = ([entry_key(m, target, tuple(target.indices), settings)] if settings.diversity
-            else [entry_key(m, target, i, settings) for i in target.indices])
-    if not all(k in cache for k in keys):
-        return None
-    return visualise(m, target, settings=settings, cache=cache)
+    """The visualisations if every one is in the disk cache and readable, else ``None``: never runs
+    the model (an unreadable entry is recomputed by ``optimise``, under the model's lock)."""
+    return visualise(_model(loaded), target, settings=settings, cache=DiskCache(), compute=False)
 
 
 def optimise(loaded: LoadedModel, target: Target, settings: Settings, *,
@@ -45,8 +40,10 @@ def optimise(loaded: LoadedModel, target: Target, settings: Settings, *,
     """Compute the missing visualisations (batches of ``BATCH`` channels) and store them.
 
     Call only inside ``resources.exclusive(loaded)``."""
-    return visualise(_model(loaded), target, settings=settings, cache=DiskCache(), batch=BATCH,
-                     progress=progress, preview_every=8)
+    vis = visualise(_model(loaded), target, settings=settings, cache=DiskCache(), batch=BATCH,
+                    progress=progress, preview_every=8)
+    assert vis is not None  # compute=True always returns the images
+    return vis
 
 
 def exemplar_set(loaded: LoadedModel, _image: LoadedImage | None, *, photos: tuple[bytes, ...],

@@ -14,8 +14,12 @@ from vizcore.receptive import EffectiveRF, Trace, effective_rf, trace_model
 
 
 def model_trace(loaded: LoadedModel, _image: LoadedImage | None) -> Trace:
-    """Shapes and receptive fields of every layer for the model's input size (no image needed)."""
-    return trace_model(loaded.model, input_size=loaded.spec.input_size)
+    """Shapes and receptive fields of every layer for the model's input size (no image needed);
+    traced once per shared model (``loaded.memo``; tasks run under ``loaded.lock``)."""
+    key = f"trace@{loaded.spec.input_size}"
+    if key not in loaded.memo:
+        loaded.memo[key] = trace_model(loaded.model, input_size=loaded.spec.input_size)
+    return loaded.memo[key]  # type: ignore[return-value]
 
 
 def conv_layers(loaded: LoadedModel, _image: LoadedImage | None) -> tuple[str, ...]:
@@ -25,7 +29,7 @@ def conv_layers(loaded: LoadedModel, _image: LoadedImage | None) -> tuple[str, .
 
 def arch_table(loaded: LoadedModel, _image: LoadedImage | None) -> ArchTable:
     """The architecture table for a ``spec.input_size`` input."""
-    trace = trace_model(loaded.model, input_size=loaded.spec.input_size)
+    trace = model_trace(loaded, None)
     return build_table(loaded.model, trace, model_name=loaded.spec.display_name)
 
 
@@ -36,13 +40,13 @@ def filters(loaded: LoadedModel, _image: LoadedImage | None, *, layer: str) -> F
 
 def maps(loaded: LoadedModel, image: LoadedImage, *, layer: str) -> FeatureMaps:
     """All channels of ``layer`` for ``image`` plus the overview strip, from one forward pass."""
-    trace = trace_model(loaded.model, input_size=loaded.spec.input_size)
+    trace = model_trace(loaded, None)
     return feature_maps(loaded.model, to_input(image.image, loaded.spec), layer, trace=trace)
 
 
 def global_range(loaded: LoadedModel, image: LoadedImage) -> tuple[float, float]:
     """(min, max) over every spatial layer's output for ``image`` (the "global" colour scale)."""
-    trace = trace_model(loaded.model, input_size=loaded.spec.input_size)
+    trace = model_trace(loaded, None)
     return activation_range(loaded.model, to_input(image.image, loaded.spec), spatial_layers(trace))
 
 

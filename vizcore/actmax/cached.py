@@ -51,12 +51,13 @@ def entry_key(m: Model, target: Target, index: int | tuple[int, ...], settings: 
 
 def visualise(
     m: Model, target: Target, *, settings: Settings, cache: DiskCache | None = None,
-    batch: int = 8, progress: Progress | None = None, preview_every: int = 8,
-) -> Visuals:
+    batch: int = 8, progress: Progress | None = None, preview_every: int = 8, compute: bool = True,
+) -> Visuals | None:
     """Feature visualisation of every ``target.indices`` item, from ``cache`` when present.
 
     Misses are optimised ``batch`` channels at a time (one optimisation per batch) and stored.
-    ``progress(done, total, preview)`` counts optimisation steps over all missing batches.
+    ``progress(done, total, preview)`` counts optimisation steps over all missing batches. With
+    ``compute=False`` nothing runs the model: any miss (absent or unreadable entry) returns ``None``.
     """
     start = time.perf_counter()
     if settings.diversity:
@@ -73,6 +74,8 @@ def visualise(
                 found[k] = hit
     hits = len(found)
     missing = [(k, g) for k, g in zip(keys, groups, strict=True) if k not in found]
+    if missing and not compute:
+        return None
     chunks = [missing] if settings.diversity else [missing[i:i + batch] for i in range(0, len(missing),
                                                                                         batch)]
     chunks = [c for c in chunks if c]

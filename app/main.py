@@ -21,4 +21,5 @@ from app import widgets  # noqa: E402
 from app.pages_list import pages  # noqa: E402
 
 widgets.sidebar()
+widgets.image_messages()
 st.navigation(pages()).run()

@@ -103,14 +103,14 @@ def sidebar() -> None:
 
 
 def image_messages() -> None:
-    """In the main area, above every page: why the last upload was refused (dismissed on next change)."""
+    """In the main area, above every page (also those that do not use the photo): why the last
+    upload was refused (dismissed on the next change)."""
     if st.session_state.get(ERROR_KEY):
         st.error(st.session_state[ERROR_KEY] + " The previous image is still in use.", icon="🚫")
 
 
 def current_image() -> LoadedImage:
     """The image chosen in the sidebar (a sample until the user picks one)."""
-    image_messages()
     img = st.session_state.get(IMAGE_KEY)
     if img is None:
         st.info("Choose an image in the sidebar to start.")

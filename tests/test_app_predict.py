@@ -54,6 +54,17 @@ def test_bad_upload_shows_message_and_keeps_previous_image(name: str, data: byte
     assert "tabby" in main_text(at)  # nothing the user had is lost
 
 
+@pytest.mark.parametrize("page", ["filters.py", "architecture.py", "feature_vis.py"])
+def test_refused_upload_is_explained_on_pages_that_do_not_use_the_photo(page: str) -> None:
+    at = fresh_app().run()
+    at.sidebar.file_uploader[0].upload("notes.png", b"plain text", "image/png").run()
+    at.switch_page(f"views/{page}")
+    at.run()
+    no_exceptions(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "notes.png" in errors and "previous image is still in use" in errors
+
+
 def test_sample_picker_switches_image() -> None:
     at = fresh_app().run()
     at.selectbox(key="sample").set_value("coffee").run()

@@ -14,7 +14,7 @@ from app.tasks.lab import OPS
 from models.registry import LoadedModel
 from vizcore.hooks import conv_layer_names, resolve_layer
 from vizcore.images import LoadedImage
-from vizcore.kernels import PRESETS, preset
+from vizcore.kernels import PRESET_NOTES, PRESETS, preset
 from vizcore.stepping import StepPlan, same_padding, size_formula
 
 CONVS = ("conv", "depthwise", "transposed")
@@ -83,6 +83,8 @@ def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
             p["k"] = d3.slider("Kernel size", 1, 7, 3, key="lab_k")
             p["preset_name"] = d2.selectbox("Preset" if p["source"] == "preset" else "Start from",
                                             PRESETS, index=4, key="lab_preset")
+            if p["source"] == "preset":
+                d2.caption(f"{p['preset_name']}: {PRESET_NOTES[p['preset_name']]}")
         p["stride"] = d4.number_input("Stride", 1, 4, 1, key="lab_stride")
         pad = d5.selectbox("Padding", ["0", "1", "2", "3", "same"], key="lab_pad",
                            help="Zero padding on every side; 'same' keeps the size (stride 1).")

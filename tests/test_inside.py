@@ -16,6 +16,7 @@ from vizcore.filters import filter_bank, filter_order, norm_matrix, rgb_tiles, s
 from vizcore.hooks import capture, observe, run_until
 from vizcore.preprocess import to_input
 from vizcore.receptive import trace_model
+from vizcore.render import png_bytes
 
 
 def _truncated(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -177,7 +178,7 @@ def test_mosaic_click_mapping_and_payload(lite0, chelsea) -> None:
     for norm in figures.NORMS:
         img, grid = figures.feature_mosaic_image(fm, norm=norm, sort="mean", global_range=scale)
         assert img.mode == "P"
-        assert len(figures.png(img)) < 300_000
+        assert len(png_bytes(img)) < 300_000
         pixels[norm] = np.asarray(img)
     assert not np.array_equal(pixels["per layer"], pixels["global"])  # the wider scale is used
     step = grid.tile + grid.pad

@@ -26,10 +26,7 @@ from vizcore.gate import Gate
 from vizcore.images import LoadedImage, digest, load_image
 
 THREADS = 8
-try:
-    actmax = importlib.import_module("app.tasks.actmax")
-except ModuleNotFoundError:  # the Feature-visualisation page is not in this tree yet
-    actmax = None
+actmax = importlib.import_module("app.tasks.actmax")
 LAB = dict(grid=8, rgb=True, centre=(0.5, 0.5), side=96, source="preset", preset_name="Sobel x",
            custom=(), k=3, filter_index=0, fold_bn=True, stride=1, padding=0, dilation=1, channel=0)
 
@@ -110,12 +107,12 @@ def jobs(lite0: LoadedModel, r18: LoadedModel, imgs: list[LoadedImage]) -> list[
         (inside.maps, r18, imgs[2], {"layer": "layer2"}),
         (predict.prediction, r18, imgs[3], {"k": 5}),
     ]
-    if actmax is not None:  # the Feature-visualisation page: exemplars + a short optimisation
-        photos_ = tuple(photo_bytes(p, "JPEG") for p in ("chelsea", "coffee", "rocket"))
-        out += [(actmax.exemplar_set, lite0, None, dict(photos=photos_, layer="_blocks.3._project_conv",
-                                                         channel=5, k=2)),
-                (feature_vis, lite0, None, dict(layer="_blocks.2._project_conv", channel=3)),
-                (feature_vis, r18, None, dict(layer="layer1", channel=7))]
+    # the Feature-visualisation page: exemplars + a short optimisation
+    photos_ = tuple(photo_bytes(p, "JPEG") for p in ("chelsea", "coffee", "rocket"))
+    out += [(actmax.exemplar_set, lite0, None, dict(photos=photos_, layer="_blocks.3._project_conv",
+                                                     channel=5, k=2)),
+            (feature_vis, lite0, None, dict(layer="_blocks.2._project_conv", channel=3)),
+            (feature_vis, r18, None, dict(layer="layer1", channel=7))]
     return out
 
 

@@ -6,7 +6,6 @@ palette), so a 64-channel mosaic stays far below 300 KB.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from plotly.subplots import make_subplots
 from vizcore.architecture import ArchTable
 from vizcore.features import FeatureMaps
 from vizcore.filters import FilterBank
-from vizcore.render import colorize, colormap_lut, normalise01, resize_map
+from vizcore.render import colorize, colormap_lut, normalise01, png_bytes, resize_map
 
 NORMS = ("per map", "per layer", "global")
 SORTS = ("index", "mean", "max")
@@ -98,17 +97,10 @@ def feature_mosaic_image(fm: FeatureMaps, *, norm: str = "per map", sort: str = 
     return img, grid
 
 
-def png(img: Image.Image) -> bytes:
-    """PNG bytes (zlib level 9)."""
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=9)
-    return buf.getvalue()
-
-
 def feature_mosaic(fm: FeatureMaps, *, norm: str = "per map", sort: str = "index",
                    cmap: str = "viridis", global_range: tuple[float, float] | None = None) -> bytes:
     """The mosaic as PNG bytes (what the page sends)."""
-    return png(feature_mosaic_image(fm, norm=norm, sort=sort, cmap=cmap, global_range=global_range)[0])
+    return png_bytes(feature_mosaic_image(fm, norm=norm, sort=sort, cmap=cmap, global_range=global_range)[0])
 
 
 def channel_overlay(fm: FeatureMaps, channel: int, base: Image.Image, *, cmap: str = "viridis",
@@ -139,7 +131,7 @@ def channel_overlay(fm: FeatureMaps, channel: int, base: Image.Image, *, cmap: s
 def _data_url(img: Image.Image) -> str:
     import base64
 
-    return "data:image/png;base64," + base64.b64encode(png(img)).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(img)).decode()
 
 
 def stage_thumb(m: np.ndarray, *, size: int = 120, cmap: str = "viridis") -> np.ndarray:

@@ -38,9 +38,11 @@ alpha = c4.slider("Map opacity", 0.0, 1.0, 0.5, 0.05)
 
 # ── first view: Grad-CAM for the chosen class, raw map beside it, explanation ────────────────────
 try:
-    main = resources.compute(tasks.method_view, loaded, image, method="gradcam", layer=layer,
-                             target=target, faithful=False).cam
-    top5 = resources.compute(tasks.top_k, loaded, image, layer=layer)
+    top5 = resources.compute(tasks.top_k, loaded, image, layer=layer)  # one forward, 5 classes
+    main = next((c for c in top5 if c.target == target), None)  # the same map, already computed
+    if main is None:  # a class outside the top 5
+        main = resources.compute(tasks.method_view, loaded, image, method="gradcam", layer=layer,
+                                 target=target, faithful=False).cam
 except (ValueError, RuntimeError) as exc:  # bad layer, or the server stayed busy (GateTimeout)
     st.error(f"Cannot explain at layer `{layer}`: {exc}")
     st.stop()
@@ -102,7 +104,8 @@ for row in range(0, len(methods), 4):
         if cam.message:
             col.caption(f"⚠️ {cam.message}")
         d1, d2 = col.columns(2)
-        d1.download_button("Overlay PNG", figures.overlay_png(photo, cam, cmap=cmap, alpha=alpha),
+        d1.download_button("Overlay PNG", lambda cam=cam: figures.overlay_png(photo, cam, cmap=cmap,
+                                                                             alpha=alpha),
                            f"{m}-{names[target]}.png", "image/png", key=f"png-{m}", width="stretch")
         d2.download_button("Raw .npy", figures.npy_bytes(cam.raw), f"{m}-{names[target]}.npy",
                            "application/octet-stream", key=f"npy-{m}", width="stretch")

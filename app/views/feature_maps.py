@@ -60,7 +60,7 @@ with left:
     else:
         st.caption("Click a tile to enlarge that channel.")
     click = streamlit_image_coordinates(mosaic, key=f"fm_click::{layer}::{norm}::{sort}::{cmap}",
-                                        width="content", png_compression_level=9, cursor="pointer")
+                                        width="content", png_compression_level=6, cursor="pointer")
     xy = figures.click_xy(click, mosaic.size)
     if xy is not None and st.session_state.get("fm_last_click") != xy[2]:
         st.session_state["fm_last_click"] = xy[2]

@@ -51,7 +51,7 @@ with left:
         st.caption("Rows: filters (in the chosen order) · columns: input channels · brightness: "
                    "size of that slice of weights.")
     click = streamlit_image_coordinates(img, key=f"flt_click::{layer}::{view}::{sort}",
-                                        width="content", png_compression_level=9, cursor="pointer")
+                                        width="content", png_compression_level=6, cursor="pointer")
     xy = figures.click_xy(click, img.size)
     if grid is not None and xy is not None and st.session_state.get("flt_last") != xy[2]:
         st.session_state["flt_last"] = xy[2]

@@ -46,7 +46,7 @@ with left:
     st.markdown(f"**1 · Click a unit** of `{layer}` ({h}×{w})")
     img = figures.clickable_map(shown, st.session_state[pos_key])
     click = streamlit_image_coordinates(img, key=f"rf_click::{layer}", width=img.size[0],
-                                        png_compression_level=9, cursor="crosshair")
+                                        png_compression_level=6, cursor="crosshair")
     xy = figures.click_xy(click, img.size)
     if xy is not None and st.session_state.get("rf_last") != xy[2]:
         st.session_state["rf_last"] = xy[2]

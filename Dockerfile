@@ -13,7 +13,7 @@ COPY models ./models
 COPY .streamlit ./.streamlit
 RUN pip install . \
  && python -c "from models.registry import load_model; load_model('efficientnet_lite0')" \
- && python -c "from app.static_assets import ensure_plotly_js; assert ensure_plotly_js()"
+ && python -c "from app.shell.static_assets import ensure_plotly_js; assert ensure_plotly_js()"
 
 USER lens
 EXPOSE 8501

@@ -17,9 +17,9 @@ if "torch" not in sys.modules:
     with st.spinner("Starting PyTorch (first start only, a few seconds)…"):
         import torch  # noqa: F401
 
-from app import widgets  # noqa: E402
-from app.pages_list import pages  # noqa: E402
+from app.shell import sidebar  # noqa: E402
+from app.shell.navigation import pages  # noqa: E402
 
-widgets.sidebar()
-widgets.image_messages()
+sidebar.sidebar()
+sidebar.image_messages()
 st.navigation(pages()).run()

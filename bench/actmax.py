@@ -21,8 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.registry import load_model
-from vizcore.actmax import Settings, Target, render
-from vizcore.hooks import capture, frozen, run_until
+from vizcore.core.hooks import capture, frozen, run_until
+from vizcore.featvis import Settings, Target, render
 
 SIZE = 224
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 from captum.attr import LayerAttribution, LayerGradCam  # noqa: E402
 
 from models.registry import load_model  # noqa: E402
-from vizcore.cam import grad_cam, top_k_cams  # noqa: E402
-from vizcore.hooks import resolve_layer  # noqa: E402
+from vizcore.core.hooks import resolve_layer  # noqa: E402
+from vizcore.explain.cam import grad_cam, top_k_cams  # noqa: E402
 
 REPEATS = 15
 

@@ -21,12 +21,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.figures.inside import feature_mosaic  # noqa: E402
+from app.inside.figures import feature_mosaic  # noqa: E402
 from models.registry import load_model  # noqa: E402
-from vizcore.features import activation_range, capture_all, feature_maps, spatial_layers  # noqa: E402
-from vizcore.images import load_image  # noqa: E402
-from vizcore.preprocess import to_input  # noqa: E402
-from vizcore.receptive import trace_model  # noqa: E402
+from vizcore.core.images import load_image  # noqa: E402
+from vizcore.core.preprocess import to_input  # noqa: E402
+from vizcore.inside.features import activation_range, capture_all, feature_maps, spatial_layers  # noqa: E402
+from vizcore.inside.receptive import trace_model  # noqa: E402
 
 REPEATS = 40
 
@@ -56,7 +56,7 @@ def main() -> None:
     torch.set_num_threads(2)
     loaded = load_model("efficientnet_lite0")
     model = loaded.model
-    image = load_image((ROOT / "app" / "samples" / "chelsea.jpg").read_bytes())
+    image = load_image((ROOT / "app" / "shell" / "samples" / "chelsea.jpg").read_bytes())
     x = to_input(image.image, loaded.spec)
     trace = trace_model(model)
     layers = spatial_layers(trace)

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import torch
 
-from app.figures.lab import forward_figure
-from vizcore.stepping import conv_steps
+from app.lab.figures import forward_figure
+from vizcore.lab.stepping import conv_steps
 
 torch.set_num_threads(2)
 BUDGET_MS, BUDGET_KB = 300.0, 1024.0

@@ -35,8 +35,8 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.devserver import AppServer  # noqa: E402
 from bench.loadclient import Run, Session, open_session  # noqa: E402
+from tests.devserver import AppServer  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "immunohistochemistry", "camera")
 PAGES = ("", "explain", "filters", "feature_maps", "architecture", "receptive_field", "feature_vis", "lab")
@@ -101,10 +101,9 @@ class Expected:
     def __init__(self) -> None:
         import torch
 
-        from app.figures import explain as figures
-        from app.tasks import explain as tasks
+        from app.explain import figures, tasks
         from models.registry import load_model
-        from vizcore.render import COLORMAPS
+        from vizcore.core.render import COLORMAPS
 
         torch.set_num_threads(2)
         self.loaded = load_model("efficientnet_lite0")
@@ -113,8 +112,8 @@ class Expected:
 
     def __call__(self, data: bytes) -> tuple[str, np.ndarray]:
         """(top-1 class name, overlay RGB uint8) the Explain page shows first for ``data``."""
-        from vizcore.images import load_image
-        from vizcore.preprocess import resize_crop
+        from vizcore.core.images import load_image
+        from vizcore.core.preprocess import resize_crop
 
         image = load_image(data)
         view = self.tasks.overview(self.loaded, image)
@@ -157,7 +156,7 @@ def payload(base: str, timeout: float) -> dict[str, int]:
 
 def heavy_payload(base: str, model: str, timeout: float) -> dict[str, int]:
     """Largest websocket message per page for ``model`` (untrained) at its biggest feature map."""
-    from app.tasks.inside import model_trace
+    from app.inside.tasks import model_trace
     from models.registry import get_spec, load_model
 
     shapes = model_trace(load_model(model, trained=False), None).layer_shape

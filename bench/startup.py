@@ -23,7 +23,7 @@ def cold_start() -> tuple[float, float, float, float]:
 
     from playwright.sync_api import sync_playwright
 
-    from app.devserver import AppServer, free_port
+    from tests.devserver import AppServer, free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         server = AppServer(free_port(), tmp)
@@ -48,15 +48,15 @@ def warm_latency() -> tuple[float, float]:
     import torch
     from PIL import Image
 
-    from app.tasks.predict import prediction
+    from app.predict.tasks import prediction
     from models.registry import load_model
-    from vizcore.images import load_image
-    from vizcore.preprocess import to_input
+    from vizcore.core.images import load_image
+    from vizcore.core.preprocess import to_input
 
     torch.set_num_threads(2)
     loaded = load_model("efficientnet_lite0")
     buf = io.BytesIO()
-    Image.open(ROOT / "app/samples/chelsea.jpg").save(buf, format="PNG")
+    Image.open(ROOT / "app/shell/samples/chelsea.jpg").save(buf, format="PNG")
     image = load_image(buf.getvalue())
     x = to_input(image.image, loaded.spec)
     for _ in range(5):

@@ -7,6 +7,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app.shell.navigation import page_file
+
 MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 
 
@@ -17,10 +19,10 @@ def fresh_app(timeout: float = 180) -> AppTest:
     return AppTest.from_file(MAIN, default_timeout=timeout)
 
 
-def open_page(page_file: str, timeout: float = 180) -> AppTest:
-    """Run the app, then switch to ``app/views/<page_file>`` and run that page."""
+def open_page(page: str, timeout: float = 180) -> AppTest:
+    """Run the app, then switch to the page served at ``page`` (``"lab.py"`` or ``"lab"``) and run it."""
     at = fresh_app(timeout).run()
-    at.switch_page(f"views/{page_file}")
+    at.switch_page(page_file(page.removesuffix(".py")))
     return at.run()
 
 

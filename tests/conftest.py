@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from models.registry import LoadedModel, load_model  # noqa: E402
-from vizcore.images import LoadedImage, load_image  # noqa: E402
+from vizcore.core.images import LoadedImage, load_image  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -50,7 +50,7 @@ def coffee() -> LoadedImage:
 
 def assert_clean(model: torch.nn.Module) -> None:
     """No hooks left, no parameter gradient, every parameter frozen, eval mode."""
-    from vizcore.hooks import count_hooks
+    from vizcore.core.hooks import count_hooks
 
     assert count_hooks(model) == 0, "hooks were left on the model"
     assert all(p.grad is None for p in model.parameters()), "a parameter has .grad"
@@ -67,7 +67,7 @@ def rng() -> np.random.Generator:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory):
     """Base URL of a real ``streamlit run app/main.py`` on a free localhost port (stopped afterwards)."""
-    from app.devserver import AppServer, free_port
+    from tests.devserver import AppServer, free_port
 
     server = AppServer(free_port(), tmp_path_factory.mktemp("server"))
     try:

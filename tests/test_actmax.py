@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from tests.conftest import assert_clean
-from vizcore.actmax import Settings, Target, objectives, param, render, transforms
-from vizcore.hooks import count_hooks
+from vizcore.core.hooks import count_hooks
+from vizcore.featvis import Settings, Target, objectives, param, render, transforms
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from tests.test_actmax import MEAN, STD, tiny
-from vizcore import diskcache
-from vizcore.actmax import Settings, Target
-from vizcore.actmax import cached as cached_mod
-from vizcore.actmax.cached import Model, parse_channels, shard, visualise
-from vizcore.diskcache import DiskCache, make_key
+from vizcore.core import diskcache
+from vizcore.core.diskcache import DiskCache, make_key
+from vizcore.featvis import Settings, Target
+from vizcore.featvis import cached as cached_mod
+from vizcore.featvis.cached import Model, parse_channels, shard, visualise
 
 S = Settings(size=32, steps=10, seed=0)
 

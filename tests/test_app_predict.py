@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from app.shell.navigation import page_file
 from tests.apptest_utils import fresh_app, no_exceptions
 from tests.conftest import photo_bytes
 
@@ -58,7 +59,7 @@ def test_bad_upload_shows_message_and_keeps_previous_image(name: str, data: byte
 def test_refused_upload_is_explained_on_pages_that_do_not_use_the_photo(page: str) -> None:
     at = fresh_app().run()
     at.sidebar.file_uploader[0].upload("notes.png", b"plain text", "image/png").run()
-    at.switch_page(f"views/{page}")
+    at.switch_page(page_file(page.removesuffix(".py")))
     at.run()
     no_exceptions(at)
     errors = " ".join(e.value for e in at.error)

@@ -11,7 +11,7 @@ from torch import nn
 
 from models.registry import list_specs, load_model
 from tests.conftest import assert_clean
-from vizcore.architecture import architecture, residual_blocks
+from vizcore.inside.architecture import architecture, residual_blocks
 
 
 @functools.cache

@@ -11,10 +11,10 @@ from torch import nn
 
 from models.registry import load_model
 from tests.conftest import assert_clean
-from vizcore.attribution import METHODS, explain
-from vizcore.guided import GuidedRectifier, guided_relus, input_gradient
-from vizcore.hooks import tap
-from vizcore.preprocess import to_input
+from vizcore.core.hooks import tap
+from vizcore.core.preprocess import to_input
+from vizcore.explain.guided import GuidedRectifier, guided_relus, input_gradient
+from vizcore.explain.methods import METHODS, explain
 
 
 class Scale(nn.Module):

@@ -14,9 +14,9 @@ from torch import nn
 
 from models.registry import list_specs, load_model
 from tests.conftest import assert_clean
-from vizcore.cam import default_cam_layer, grad_cam, gradient_cam, score_cam, top_k_cams
-from vizcore.hooks import observe, resolve_layer
-from vizcore.preprocess import to_input
+from vizcore.core.hooks import observe, resolve_layer
+from vizcore.core.preprocess import to_input
+from vizcore.explain.cam import default_cam_layer, grad_cam, gradient_cam, score_cam, top_k_cams
 
 # A = x (1×1 identity conv); logit_c = ½ Σ V_c ⊙ A²  ⇒  dlogit_c/dA = V_c ⊙ A (hand-checkable).
 A0 = [[1.0, 2.0], [0.0, 3.0]]
@@ -185,7 +185,7 @@ class _Neg(nn.Module):
 def test_tapped_activation_survives_later_inplace_ops() -> None:
     """resnet18's bn2 output is hit by ``+= identity`` and ``ReLU(inplace=True)``: the map must use the
     BN output itself (it has negative values), and autograd must not fail on the in-place ops."""
-    from vizcore.cam import activation_and_logits
+    from vizcore.explain.cam import activation_and_logits
 
     loaded = load_model("resnet18", trained=False)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app import cli
+from app.cli import main as cli
 
 
 def test_run_passes_arguments_through(monkeypatch: pytest.MonkeyPatch) -> None:

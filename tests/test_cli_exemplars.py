@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 import models.registry
-from app import cli
+from app.cli import main as cli
+from app.shell.navigation import page_file
 from tests.apptest_utils import fresh_app, no_exceptions
 from tests.conftest import assert_clean, photo_bytes
 from tests.test_actmax_app import captions
-from vizcore.exemplar_store import cache, list_sets, load_index
+from vizcore.featvis.exemplar_store import cache, list_sets, load_index
 
 MODEL, LAYER = "efficientnet_lite0", "_blocks.1"
 PHOTOS = (("chelsea", "JPEG"), ("coffee", "PNG"), ("rocket", "JPEG"), ("astronaut", "PNG"))
@@ -124,7 +125,7 @@ def test_page_shows_the_folder_set(photos: Path, env: Path, lite0) -> None:
     at.session_state[f"fv_ch::{MODEL}::{LAYER}"] = 3
     at.session_state["fv_steps::64"] = 16
     at.session_state["fv_size::128"] = 64
-    at.switch_page("views/feature_vis.py")
+    at.switch_page(page_file("feature_vis"))
     at.run()
     no_exceptions(at)
     assert "4 photos ranked" in captions(at)  # samples by default
@@ -154,7 +155,7 @@ def test_page_shows_the_folder_set(photos: Path, env: Path, lite0) -> None:
     for k, v in {"fv_view": "Dataset exemplars", f"fv_layer::{MODEL}": LAYER, "fv_steps::64": 16,
                  "fv_size::128": 64, f"fv_photos_from::{MODEL}::{LAYER}": s.key}.items():
         at.session_state[k] = v
-    at.switch_page("views/feature_vis.py")
+    at.switch_page(page_file("feature_vis"))
     at.run()
     no_exceptions(at)
     assert any("missing or unreadable" in e.value for e in at.error), [e.value for e in at.error]
@@ -162,7 +163,7 @@ def test_page_shows_the_folder_set(photos: Path, env: Path, lite0) -> None:
 
 
 def test_file_labels_are_safe_markdown() -> None:
-    from app.figures.actmax import file_label
+    from app.featvis.figures import file_label
 
     assert file_label("my_cat_1.jpg") == r"my\_cat\_1.jpg"
     assert file_label("a*b [x](y) $5$.png") == r"a\*b \[x\]\(y\) \$5\$.png"

@@ -6,10 +6,10 @@ import threading
 
 from PIL import Image, ImageOps
 
-from app.tasks.predict import prediction
+from app.predict.tasks import prediction
 from tests.conftest import assert_clean
-from vizcore.gate import Gate
-from vizcore.images import LoadedImage, digest
+from vizcore.core.gate import Gate
+from vizcore.core.images import LoadedImage, digest
 
 
 def variants(images: list[Image.Image], n: int) -> list[LoadedImage]:
@@ -25,7 +25,7 @@ def variants(images: list[Image.Image], n: int) -> list[LoadedImage]:
 
 def test_thirty_threads_get_single_thread_results(lite0, chelsea, coffee) -> None:
     from tests.conftest import photo_bytes
-    from vizcore.images import load_image
+    from vizcore.core.images import load_image
 
     others = [load_image(photo_bytes(n)).image for n in ("rocket", "astronaut")]
     photos = [chelsea.image, coffee.image, *others]

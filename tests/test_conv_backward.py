@@ -1,4 +1,4 @@
-"""vizcore.conv_backward against torch.autograd: ∂L/∂w, ∂L/∂x, ∂L/∂b of L = Σ g · conv2d(x, w, b)."""
+"""vizcore.lab.backward against torch.autograd: ∂L/∂w, ∂L/∂x, ∂L/∂b of L = Σ g · conv2d(x, w, b)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vizcore.conv_backward import conv_backward, one_cell, transpose_args
-from vizcore.stepping import PAD, conv_steps, conv_transpose_steps, out_size, pool_steps
+from vizcore.lab.backward import conv_backward, one_cell, transpose_args
+from vizcore.lab.stepping import PAD, conv_steps, conv_transpose_steps, out_size, pool_steps
 
 FAST = settings(max_examples=40, deadline=None)
 

@@ -12,12 +12,12 @@ from PIL import Image
 from models.registry import get_spec
 from tests.conftest import assert_clean, photo_bytes
 from tests.test_exemplars import red_detector
-from vizcore import exemplar_store as store_mod
-from vizcore.exemplar_index import Skipped, build_index, check_layer, folder_files
-from vizcore.exemplar_store import cache, list_sets, load_index, save_index
-from vizcore.exemplars import Exemplars, exemplars
-from vizcore.images import load_image
-from vizcore.preprocess import resize_crop
+from vizcore.core.images import load_image
+from vizcore.core.preprocess import resize_crop
+from vizcore.featvis import exemplar_store as store_mod
+from vizcore.featvis.exemplar_index import Skipped, build_index, check_layer, folder_files
+from vizcore.featvis.exemplar_store import cache, list_sets, load_index, save_index
+from vizcore.featvis.exemplars import Exemplars, exemplars
 
 TINY = dataclasses.replace(get_spec("efficientnet_lite0"), name="tiny", input_size=32, resize_size=32,
                            mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from tests.conftest import assert_clean
-from vizcore.exemplars import exemplars
-from vizcore.hooks import capture, count_hooks, run_until
-from vizcore.receptive import receptive_field, rf_box
+from vizcore.core.hooks import capture, count_hooks, run_until
+from vizcore.featvis.exemplars import exemplars
+from vizcore.inside.receptive import receptive_field, rf_box
 
 MEAN, STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 
@@ -69,7 +69,7 @@ def test_failures_refused_and_clean() -> None:
 
 
 def test_lite0_boxes_are_the_theoretical_rf_of_the_winner(lite0, chelsea, coffee) -> None:
-    from vizcore.preprocess import resize_crop, to_input
+    from vizcore.core.preprocess import resize_crop, to_input
 
     spec, layer = lite0.spec, "_blocks.5._project_conv"
     pics = [chelsea, coffee]

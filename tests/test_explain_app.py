@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from app.shell.navigation import page_file
 from tests.apptest_utils import fresh_app, open_page
 
 
@@ -13,7 +14,7 @@ def explain_page(**state: object) -> AppTest:
     at = fresh_app().run()
     for k, v in state.items():
         at.session_state[k] = v
-    at.switch_page("views/explain.py")
+    at.switch_page(page_file("explain"))
     return at.run()
 
 

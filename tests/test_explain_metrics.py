@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-import vizcore.faithfulness as faith_mod
+import vizcore.explain.faithfulness as faith_mod
 from tests.conftest import assert_clean
-from vizcore.attribution import explain
-from vizcore.faithfulness import auc, faithfulness
-from vizcore.hooks import batch_size_for
-from vizcore.preprocess import to_input
-from vizcore.sanity import cascading_randomisation, parameter_layers, spearman
+from vizcore.core.hooks import batch_size_for
+from vizcore.core.preprocess import to_input
+from vizcore.explain.faithfulness import auc, faithfulness
+from vizcore.explain.methods import explain
+from vizcore.explain.sanity import cascading_randomisation, parameter_layers, spearman
 
 
 class QuadrantModel(nn.Module):

@@ -9,14 +9,14 @@ from contextlib import ExitStack
 
 import pytest
 
-from app.tasks import explain
+from app.explain import tasks as explain
 from models.registry import LoadedModel
 from tests.apptest_utils import fresh_app, no_exceptions
 from tests.conftest import assert_clean
 from tests.test_scale import run_like_compute, same
-from vizcore import attribution
-from vizcore.gate import Gate, GateTimeout
-from vizcore.preprocess import to_input
+from vizcore.core.gate import Gate, GateTimeout
+from vizcore.core.preprocess import to_input
+from vizcore.explain import methods as attribution
 
 CAM = dict(method="gradcam", layer="_relu1", target=281, faithful=False)
 
@@ -143,7 +143,7 @@ def test_repeated_request_while_the_first_runs(lite0, coffee) -> None:
 
 def test_page_shows_a_clear_message_when_the_server_stays_busy(monkeypatch) -> None:
     """No traceback: a page whose computation cannot get a slot says so and stops."""
-    from app import resources
+    from app.shell import resources
 
     at = fresh_app(timeout=120)
     monkeypatch.setattr(resources, "QUEUE_TIMEOUT_S", 0.5)

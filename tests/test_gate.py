@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from vizcore.gate import Gate, GateTimeout
+from vizcore.core.gate import Gate, GateTimeout
 
 
 def test_at_most_slots_run_at_once() -> None:

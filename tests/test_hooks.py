@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vizcore.hooks import capture, conv_layer_names, count_hooks, frozen, resolve_layer, run_until
+from vizcore.core.hooks import capture, conv_layer_names, count_hooks, frozen, resolve_layer, run_until
 
 
 def tiny() -> nn.Sequential:
@@ -66,7 +66,7 @@ def test_conv_layer_names_in_order() -> None:
 
 
 def test_observe_wraps_forward_and_restores_it_after_success_and_failure() -> None:
-    from vizcore.hooks import StopForward, observe
+    from vizcore.core.hooks import StopForward, observe
 
     torch.manual_seed(0)
     model = tiny().eval()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import photo_bytes
-from vizcore.images import MAX_SIDE, ImageError, load_image
+from vizcore.core.images import MAX_SIDE, ImageError, load_image
 
 
 def encode(img: Image.Image, fmt: str, **kw: object) -> bytes:

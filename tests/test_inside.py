@@ -8,15 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from app.figures import inside as figures
+from app.inside import figures
 from models.registry import load_model
 from tests.conftest import assert_clean
-from vizcore.features import activation_range, capture_all, feature_maps, spatial_layers, stage_layers
-from vizcore.filters import filter_bank, filter_order, norm_matrix, rgb_tiles, slice_tiles
-from vizcore.hooks import capture, observe, run_until
-from vizcore.preprocess import to_input
-from vizcore.receptive import trace_model
-from vizcore.render import png_bytes
+from vizcore.core.hooks import capture, observe, run_until
+from vizcore.core.preprocess import to_input
+from vizcore.core.render import png_bytes
+from vizcore.inside.features import activation_range, capture_all, feature_maps, spatial_layers, stage_layers
+from vizcore.inside.filters import filter_bank, filter_order, norm_matrix, rgb_tiles, slice_tiles
+from vizcore.inside.receptive import trace_model
 
 
 def _truncated(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:

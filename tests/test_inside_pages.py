@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.resources import MODEL_KEY, untrained_key
+from app.shell.navigation import page_file
+from app.shell.resources import MODEL_KEY, untrained_key
 from tests.apptest_utils import fresh_app, no_exceptions
 
 
@@ -14,7 +15,7 @@ def _open(page: str, model: str | None = None):
     if model is not None:  # a torchvision model with random weights (none are on this machine)
         at.session_state[MODEL_KEY] = model
         at.session_state[untrained_key(model)] = True
-    at.switch_page(f"views/{page}")
+    at.switch_page(page_file(page.removesuffix(".py")))
     return at.run()
 
 
@@ -88,7 +89,7 @@ def test_pages_with_untrained_models(page: str, model: str) -> None:
 
 
 def test_the_layer_trace_is_computed_once_per_shared_model(monkeypatch, chelsea) -> None:
-    from app.tasks import inside as inside_tasks
+    from app.inside import tasks as inside_tasks
     from models.registry import load_model
 
     loaded = load_model("resnet18", trained=False)  # a fresh shared-model object: empty memo

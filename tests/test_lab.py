@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from app.figures.lab import backward_figure, channel_steps, conv_backward_figure, forward_figure
-from app.figures.lab_gif import gif_bytes
-from app.figures.lab_player import player_html
-from app.tasks.lab import OPS, conv_gradients, lab
+from app.lab.figures import backward_figure, channel_steps, conv_backward_figure, forward_figure
+from app.lab.gif import gif_bytes
+from app.lab.player import player_html
+from app.lab.tasks import OPS, conv_gradients, lab
 from tests.conftest import assert_clean
-from vizcore.hooks import conv_layer_names, resolve_layer
-from vizcore.kernels import PRESETS, first_conv_filter, preset, region_grid
-from vizcore.stepping import conv_steps, pool_backward, pool_steps
+from vizcore.core.hooks import conv_layer_names, resolve_layer
+from vizcore.lab.kernels import PRESETS, first_conv_filter, preset, region_grid
+from vizcore.lab.stepping import conv_steps, pool_backward, pool_steps
 
 BASE = dict(grid=6, rgb=True, centre=(0.5, 0.5), side=64, source="preset", preset_name="Sobel x",
             custom=(), k=3, filter_index=0, fold_bn=True, stride=1, padding=1, dilation=1,
@@ -165,8 +165,8 @@ def test_gif_and_player() -> None:
 
 
 def test_input_title_names_the_reason_for_uneven_padding() -> None:
-    from app.figures import lab as lab_fig
-    from vizcore.stepping import conv_steps, conv_transpose_steps
+    from app.lab import figures as lab_fig
+    from vizcore.lab.stepping import conv_steps, conv_transpose_steps
 
     x, w = np.ones((1, 5, 5)), np.ones((1, 1, 2, 2))
     assert lab_fig._input_title(conv_steps(x, w, padding="same")).endswith("'same' with an even kernel)")

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import app.tasks.lab as lab_task
+import app.lab.tasks as lab_task
 from tests.apptest_utils import no_exceptions, open_page
-from vizcore.render import symmetric_colorize
+from vizcore.core.render import symmetric_colorize
 
 
 def _text(at) -> str:
@@ -86,7 +86,7 @@ def test_lab_page_whole_lesson() -> None:
 
 @pytest.fixture
 def lab_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """Record (image, params, result) of every uncached ``app.tasks.lab.lab`` call the page makes."""
+    """Record (image, params, result) of every uncached ``app.lab.tasks.lab`` call the page makes."""
     seen: list[tuple] = []
     real = lab_task.lab
 

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from models.registry import get_spec
-from vizcore.predict import predict
-from vizcore.preprocess import resize_crop, to_input, to_pixels
+from vizcore.core.preprocess import resize_crop, to_input, to_pixels
+from vizcore.predict.topk import predict
 
 CATS = set(range(281, 286))
 

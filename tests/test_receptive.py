@@ -13,8 +13,8 @@ from torch import nn
 
 from models.registry import list_specs, load_model
 from tests.conftest import assert_clean
-from vizcore.preprocess import to_input
-from vizcore.receptive import RFInfo, effective_rf, receptive_field, rf_box, trace_model
+from vizcore.core.preprocess import to_input
+from vizcore.inside.receptive import RFInfo, effective_rf, receptive_field, rf_box, trace_model
 
 
 @functools.cache

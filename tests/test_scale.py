@@ -1,7 +1,7 @@
 """Classroom scale, CI size: 8 concurrent sessions of mixed work through the app's gate + lock path.
 
-Every page's task functions run through ``vizcore.gate.Gate`` and ``loaded.lock`` exactly as
-``app.resources.compute`` runs them (gate slot first, then the model lock, then ``fn(loaded, image,
+Every page's task functions run through ``vizcore.core.gate.Gate`` and ``loaded.lock`` exactly as
+``app.shell.resources.compute`` runs them (gate slot first, then the model lock, then ``fn(loaded, image,
 **params)``); each result must equal the same request run alone, and afterwards no hook, no
 ``.grad``, no training flag or ``requires_grad`` may have changed. Two models are shared so that two
 computations really run at once (one per model lock).
@@ -19,14 +19,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from app.tasks import explain, inside, lab, predict
+from app.explain import tasks as explain
+from app.inside import tasks as inside
+from app.lab import tasks as lab
+from app.predict import tasks as predict
 from models.registry import LoadedModel, load_model
 from tests.conftest import assert_clean, photo_bytes
-from vizcore.gate import Gate
-from vizcore.images import LoadedImage, digest, load_image
+from vizcore.core.gate import Gate
+from vizcore.core.images import LoadedImage, digest, load_image
 
 THREADS = 8
-actmax = importlib.import_module("app.tasks.actmax")
+actmax = importlib.import_module("app.featvis.tasks")
 LAB = dict(grid=8, rgb=True, centre=(0.5, 0.5), side=96, source="preset", preset_name="Sobel x",
            custom=(), k=3, filter_index=0, fold_bn=True, stride=1, padding=0, dilation=1, channel=0)
 
@@ -118,7 +121,7 @@ def jobs(lite0: LoadedModel, r18: LoadedModel, imgs: list[LoadedImage]) -> list[
 
 def feature_vis(loaded: LoadedModel, _image: LoadedImage | None, *, layer: str, channel: int) -> Any:
     """A tiny seeded feature visualisation, as the page runs it inside ``resources.exclusive``."""
-    from vizcore.actmax import Settings, Target
+    from vizcore.featvis import Settings, Target
 
     return actmax.optimise(loaded, Target("channel", layer, (channel,)),
                            Settings(size=48, steps=12, seed=channel))

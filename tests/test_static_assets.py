@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app import static_assets
+from app.shell import static_assets
 
 
 def test_plotly_js_written_once_and_matches_the_package(tmp_path: Path,
@@ -34,7 +34,7 @@ def test_read_only_install_falls_back(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_player_uses_served_script_when_given() -> None:
-    from app.figures.lab_player import player_html
+    from app.lab.player import player_html
 
     spec = {"data": [], "layout": {"height": 300}, "frames": []}
     served = player_html(spec, plotly_src="app/static/plotly.min.js")

@@ -1,4 +1,4 @@
-"""vizcore.stepping against torch: every step equals F.conv2d / pooling / conv_transpose2d."""
+"""vizcore.lab.stepping against torch: every step equals F.conv2d / pooling / conv_transpose2d."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vizcore.stepping import (
+from vizcore.lab.stepping import (
     PAD,
     REAL,
     ZERO,

@@ -1,1 +1,0 @@
-"""Module-level computations handed to ``resources.compute`` (one module per page family)."""

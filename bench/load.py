@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loadclient import Run, Session, open_session  # noqa: E402
+from bench.loadhostile import hostile, predict_during_featvis  # noqa: E402
 from tests.devserver import AppServer  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "immunohistochemistry", "camera")
@@ -375,17 +376,35 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--deep-model", default="densenet121",
                     help="payload check with this model at its biggest layer ('' to skip)")
-    ap.add_argument("--skip", default="", help="comma-separated phases to skip: load,memory")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: load,memory,hostile,featvis")
+    ap.add_argument("--hostile-only", action="store_true",
+                    help="only the two shared-server measurements (hostile uploads, Predict during the "
+                    "biggest feature visualisation): quick")
+    ap.add_argument("--hostile-sessions", type=int, default=30)
     args = ap.parse_args()
     skip = set(args.skip.split(","))
     t_start = time.monotonic()
     load = {"errors": 0, "wrong": 0, "ratio": float("nan")}
     mem = {"errors": 0, "growth": float("nan")}
+    if args.hostile_only:
+        skip |= {"load", "memory", "payload"}
+    hos = {"peak": float("nan"), "after_pct": float("nan"), "errors": 0}
+    during = float("nan")
+    sizes = {"none": 0}
     with tempfile.TemporaryDirectory(prefix="cnnlens-load-") as tmp:
         server = AppServer(args.port or free_port(), tmp)
         try:
             print(f"server pid {server.proc.pid} on {server.url}", flush=True)
-            sizes = payload(server.url, args.timeout)
+            if "hostile" not in skip:
+                hos = hostile(server, args.hostile_sessions, args.timeout)
+            if "featvis" not in skip:
+                during = predict_during_featvis(server.url, photo_variants(6, seed=77), args.timeout)
+            if args.hostile_only:
+                print(f"RESULT hostile_peak_rss_mb={hos['peak']:.0f} "
+                      f"hostile_after_pct={hos['after_pct']:.1f} hostile_errors={hos['errors']} "
+                      f"predict_during_featvis_over_alone={during:.2f}")
+                return
+            sizes = payload(server.url, args.timeout) if "payload" not in skip else sizes
             if args.deep_model:
                 sizes |= heavy_payload(server.url, args.deep_model, args.timeout)
             for page, size in sizes.items():
@@ -401,7 +420,8 @@ def main() -> None:
           f"total {time.monotonic() - t_start:.0f} s")
     print(f"RESULT sessions={args.sessions} errors={int(load['errors'] + mem['errors'])} "
           f"wrong={int(load['wrong'])} p95_over_floor={load['ratio']:.2f} "
-          f"rss_growth_pct={mem['growth']:.1f}")
+          f"rss_growth_pct={mem['growth']:.1f} hostile_peak_rss_mb={hos['peak']:.0f} "
+          f"hostile_after_pct={hos['after_pct']:.1f} predict_during_featvis_over_alone={during:.2f}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ with the uploader's widget state). Loopback only; every wait is bounded. Importi
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.request
@@ -21,6 +22,11 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
 ALERT_KINDS = {1: "error", 2: "warning", 3: "info", 4: "success"}
+
+
+def _unescape(markdown: str) -> str:
+    """The text a browser shows for a markdown caption's backslash escapes (``photo\\-1`` → ``photo-1``)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 
 @dataclass
@@ -38,10 +44,11 @@ class Run:
 class Session:
     """One simulated browser session against ``base`` (``http://127.0.0.1:<port>``)."""
 
-    def __init__(self, base: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, base: str, *, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
         if not base.startswith("http://127.0.0.1:"):
             raise ValueError("loopback only: base must be http://127.0.0.1:<port>")
         self.base = base
+        self.headers = dict(headers or {})  # sent with every request (e.g. Cookie behind a proxy)
         self._cond = threading.Condition()
         self.run = Run()
         self.runs = 0
@@ -55,7 +62,8 @@ class Session:
         self._file_id = ""
         self._ws = connect(base.replace("http", "ws", 1) + "/_stcore/stream",
                            subprotocols=["streamlit"], compression=None, max_size=None,
-                           proxy=None, open_timeout=timeout, legacy=True)
+                           proxy=None, open_timeout=timeout, legacy=True,
+                           additional_headers=self.headers or None)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -97,7 +105,8 @@ class Session:
         if which == "alert":
             self.run.alerts.append((ALERT_KINDS.get(el.alert.format, "?"), el.alert.body))
         elif which == "imgs":
-            self.run.images += [(i.caption, i.url, now) for i in el.imgs.imgs]
+            # captions are markdown: user-provided names arrive backslash-escaped; keep the shown text
+            self.run.images += [(_unescape(i.caption), i.url, now) for i in el.imgs.imgs]
         elif which == "exception":
             self.run.exceptions.append(f"{el.exception.type}: {el.exception.message}")
         elif which == "file_uploader":
@@ -170,14 +179,14 @@ class Session:
                 f"\r\nContent-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
         url = f"{self.base}/_stcore/upload_file/{self.session_id}/{file_id}"
         req = urllib.request.Request(url, data=body, method="PUT", headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+            **self.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
         with urllib.request.urlopen(req, timeout=timeout) as r:
             if r.status not in (200, 204):
                 raise RuntimeError(f"upload failed: HTTP {r.status}")
         self._file_id, self._file_name, self._file_size = file_id, name, len(data)
         if old:  # the frontend deletes the replaced file
             req = urllib.request.Request(f"{self.base}/_stcore/upload_file/{self.session_id}/{old}",
-                                         method="DELETE")
+                                         method="DELETE", headers=self.headers)
             with urllib.request.urlopen(req, timeout=timeout):
                 pass
         self.rerun()
@@ -187,7 +196,8 @@ class Session:
         full = url if url.startswith("http") else self.base + ("" if url.startswith("/") else "/") + url
         if not full.startswith(self.base):
             raise ValueError("loopback only")
-        with urllib.request.urlopen(full, timeout=timeout) as r:
+        with urllib.request.urlopen(urllib.request.Request(full, headers=self.headers),
+                                    timeout=timeout) as r:
             return r.read()
 
     def close(self) -> None:
@@ -198,9 +208,10 @@ class Session:
             self._reader.join(timeout=10)
 
 
-def open_session(base: str, *, page: str = "", timeout: float = 120.0) -> Session:
+def open_session(base: str, *, page: str = "", timeout: float = 120.0,
+                 headers: dict[str, str] | None = None) -> Session:
     """Connect, run the app once (learning pages and the uploader id), optionally switch page."""
-    s = Session(base)
+    s = Session(base, headers=headers)
     s.rerun()
     s.wait_finished(timeout)
     if page:

@@ -6,7 +6,6 @@ like torchvision's ``Weights`` enums. ``load_model`` turns a spec into a frozen,
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -15,7 +14,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.weights import WeightsSource, WeightsUnavailable, efficientnet_lite0_file, torchvision_source
+from models.weights import (
+    WeightsSource,
+    WeightsUnavailable,
+    apply_weights,
+    efficientnet_lite0_file,
+    torchvision_source,
+)
+from vizcore.core.gate import FairLock
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -37,16 +43,20 @@ class ModelSpec:
     build: Callable[[], nn.Module] = field(repr=False)
     weights: WeightsSource = field(repr=False)
     default_layer: str = ""
-    input_size: int = 224
-    resize_size: int = 256
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    # preprocessing (the weights' data, torchvision's ``weights.transforms()``; see vizcore.core.preprocess)
+    input_size: int = 224  # centre crop S (input is (1, channels, S, S))
+    resize_size: int = 256  # shorter side before the crop
+    mean: tuple[float, ...] = IMAGENET_MEAN  # one per channel
+    std: tuple[float, ...] = IMAGENET_STD
     note: str = ""
+    interpolation: str = "bilinear"  # nearest | bilinear | bicubic | lanczos (PIL, antialiased)
+    channels: int = 3  # 3 = RGB, 1 = greyscale
+    labels: tuple[str, ...] = ()  # class names of a non-ImageNet model (LeNet digits, user models)
 
     @property
     def categories(self) -> tuple[str, ...]:
-        """The 1000 ImageNet class names, index = logit index."""
-        return imagenet_categories()
+        """Class names, index = logit index: ``labels`` when given, else the 1000 ImageNet classes."""
+        return self.labels or imagenet_categories()
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +72,7 @@ class LoadedModel:
     model: nn.Module = field(repr=False)
     trained: bool
     device: torch.device
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lock: FairLock = field(default_factory=FairLock, repr=False)  # first come, first served
     memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
@@ -103,6 +113,16 @@ def _tv(name: str) -> Callable[[], nn.Module]:
     return build
 
 
+def _tv_preprocessing(name: str) -> dict[str, object]:
+    """The ModelSpec preprocessing fields from torchvision's ``weights.transforms()`` (no download)."""
+    from torchvision.models import get_model_weights
+
+    tf = get_model_weights(name).DEFAULT.transforms()
+    return dict(input_size=int(tf.crop_size[0]), resize_size=int(tf.resize_size[0]),
+                mean=tuple(float(v) for v in tf.mean), std=tuple(float(v) for v in tf.std),
+                interpolation=tf.interpolation.value)
+
+
 def _specs() -> tuple[ModelSpec, ...]:
     lite0 = ModelSpec(
         "efficientnet_lite0", "EfficientNet-Lite0", "EfficientNet", 2020, _lite0,
@@ -121,12 +141,13 @@ def _specs() -> tuple[ModelSpec, ...]:
         ("efficientnet_b0", "EfficientNet-B0", "EfficientNet", 2019, "features.8"),
         ("convnext_tiny", "ConvNeXt-Tiny", "ConvNeXt", 2022, "features.7"),
     ]
-    specs = [lite0]
+    from models.lenet import lenet5_spec  # the shipped digit model (models/data/lenet5_digits.safetensors)
+
+    specs = [lite0, lenet5_spec()]
     for name, display, family, year, layer in tv:
-        src = torchvision_source(name)
         specs.append(ModelSpec(
-            name, display, family, year, _tv(name), src, default_layer=layer,
-            input_size=src.crop_size, resize_size=src.resize_size,
+            name, display, family, year, _tv(name), torchvision_source(name), default_layer=layer,
+            **_tv_preprocessing(name),
         ))
     return tuple(specs)
 
@@ -169,7 +190,7 @@ def load_model(
         torch.manual_seed(0)  # untrained models are the same after every restart
         model = spec.build()
     if trained:
-        model.load_state_dict(spec.weights.load_state_dict(cache_dir=cache_dir))
+        apply_weights(model, spec.weights, cache_dir)  # hash-checked, weights_only, keys checked
     model.eval()
     model.requires_grad_(False)
     dev = device or pick_device()

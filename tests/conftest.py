@@ -48,10 +48,17 @@ def coffee() -> LoadedImage:
     return load_image(photo_bytes("coffee"))
 
 
+def count_hooks(model: torch.nn.Module) -> int:
+    """Forward / backward hooks and ``observe`` wrappers (instance ``forward``) on all submodules."""
+    total = 0
+    for m in model.modules():
+        total += len(m._forward_hooks) + len(m._forward_pre_hooks) + ("forward" in m.__dict__)
+        total += len(m._backward_hooks) + len(getattr(m, "_backward_pre_hooks", {}))
+    return total
+
+
 def assert_clean(model: torch.nn.Module) -> None:
     """No hooks left, no parameter gradient, every parameter frozen, eval mode."""
-    from vizcore.core.hooks import count_hooks
-
     assert count_hooks(model) == 0, "hooks were left on the model"
     assert all(p.grad is None for p in model.parameters()), "a parameter has .grad"
     assert not any(p.requires_grad for p in model.parameters()), "a parameter requires grad"

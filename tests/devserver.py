@@ -38,7 +38,7 @@ class AppServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = Path(cache_dir) / "streamlit.log"
-        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
+        cmd = [sys.executable, "-m", "app.cli.launch", "run", str(ROOT / "app" / "main.py"),
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.enableXsrfProtection", "false", "--server.fileWatcherType", "none",

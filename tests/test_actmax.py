@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from tests.conftest import assert_clean
-from vizcore.core.hooks import count_hooks
+from tests.conftest import assert_clean, count_hooks
 from vizcore.featvis import Settings, Target, objectives, param, render, transforms
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)

@@ -30,25 +30,66 @@ def quick(at, **state: object):
     return at.run()
 
 
-def test_default_visualisation_then_instant_cache_hit() -> None:
-    at = open_page("feature_vis.py")
+def press(at, label: str):
+    """Press the button whose label contains ``label``, then rerun."""
+    return next(b for b in at.button if label in b.label).click().run()
+
+
+def test_nothing_computes_until_run_then_instant_cache_hit() -> None:
+    at = quick(open_page("feature_vis.py"))
+    no_exceptions(at)
+    assert "objective" not in captions(at)  # typing numbers computes nothing
+    assert any("Press **Run**" in str(i.value) for i in at.info)
+    at = press(at, "Run")
     no_exceptions(at)
     assert "_blocks" in captions(at) and "objective" in captions(at), captions(at)
-    assert "128×128 px · 64 steps · seed 0 · in" in captions(at)
+    assert "64×64 px · 16 steps · seed 0 · in" in captions(at)
     assert at.get("plotly_chart"), "objective curve missing"
+    assert not any("Cancel" in b.label for b in at.button), "Cancel must go once the run is done"
     at.run()
     no_exceptions(at)
     assert "from the disk cache" in captions(at)
+    at.session_state["fv_seed"] = 5  # new settings: no compute until Run again
+    at.run()
+    assert "objective" not in captions(at) and any("Run" in b.label for b in at.button)
+
+
+def test_job_over_the_budget_names_the_cli_command() -> None:
+    at = open_page("feature_vis.py")
+    at.session_state["fv_view"] = "Layer atlas"
+    at.session_state["fv_atlas_n"] = 64
+    at.session_state["fv_steps::64"] = 512
+    at.session_state["fv_size::128"] = 288
+    at.run()
+    no_exceptions(at)
+    text = " ".join(str(w.value) for w in at.warning)
+    assert "more work than one click" in text and "cnn-lens atlas --model efficientnet_lite0" in text
+    assert "--steps 512 --size 288" in text
+    assert not any("Run" in b.label for b in at.button)
+
+
+def test_unwritable_cache_still_shows_the_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("CNN_LENS_CACHE", str(blocker))
+    at = quick(open_page("feature_vis.py"))
+    at = press(at, "Run")
+    no_exceptions(at)
+    assert "objective" in captions(at)
+    text = " ".join(str(w.value) for w in at.warning)
+    assert "Results will not be kept" in text and "not writable" in text, text
 
 
 def test_class_logit_and_diversity() -> None:
     at = quick(open_page("feature_vis.py"), fv_kind="Class logit", fv_div=2)
+    at = press(at, "Run")
     no_exceptions(at)
     assert "2 different images" in captions(at)
 
 
 def test_atlas_and_exemplars() -> None:
     at = quick(open_page("feature_vis.py"), fv_view="Layer atlas", fv_atlas_n=8)
+    at = press(at, "Run")
     no_exceptions(at)
     assert "Layer atlas of" in captions(at) and "channels 0–7" in captions(at)
     at.session_state["fv_view"] = "Dataset exemplars"

@@ -14,7 +14,14 @@ from tests.conftest import assert_clean
 from vizcore.core.hooks import tap
 from vizcore.core.preprocess import to_input
 from vizcore.explain.guided import GuidedRectifier, guided_relus, input_gradient
-from vizcore.explain.methods import METHODS, explain
+from vizcore.explain.methods import (
+    METHODS,
+    IGOptions,
+    OcclusionOptions,
+    ScoreCamOptions,
+    SmoothGradOptions,
+    explain,
+)
 
 
 class Scale(nn.Module):
@@ -98,8 +105,8 @@ def test_occlusion_by_hand_with_progress() -> None:
     model = nn.Sequential(Scale(w.tolist())).eval()
     x = torch.ones(1, 1, 4, 4)
     seen: list[float] = []
-    res = explain(model, x, "occlusion", target=0, occlusion_window=2, occlusion_stride=2,
-                  batch_size=2, progress=seen.append)
+    res = explain(model, x, "occlusion", target=0, options=OcclusionOptions(window=2, stride=2, batch_size=2),
+                  progress=seen.append)
     wi = w.view(4, 4)
     patch = np.array([[float(wi[r:r + 2, c:c + 2].sum()) for c in (0, 2)] for r in (0, 2)])
     np.testing.assert_allclose(res.raw, np.kron(patch, np.ones((2, 2))), rtol=1e-6)
@@ -111,7 +118,7 @@ def test_integrated_gradients_completeness() -> None:
     w = [1.0, -2.0, 3.0]
     model = nn.Sequential(Scale(w)).eval()
     x = torch.tensor([1.0, 1.0, 2.0]).view(1, 3, 1, 1)
-    res = explain(model, x, "ig", target=0, ig_steps=8)
+    res = explain(model, x, "ig", target=0, options=IGOptions(steps=8))
     assert res.raw.item() == pytest.approx(abs(1 - 2 + 6), rel=1e-5)
 
 
@@ -119,9 +126,9 @@ def test_integrated_gradients_completeness() -> None:
 def test_every_method_on_lite0(method: str, lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     seen: list[float] = []
-    res = explain(lite0.model, x, method, layer="_relu1", target=281, progress=seen.append,
-                  scorecam_channels=16, occlusion_window=56, occlusion_stride=56, smooth_samples=4,
-                  ig_steps=4)
+    options = {"scorecam": ScoreCamOptions(max_channels=16), "occlusion": OcclusionOptions(56, 56),
+               "smoothgrad": SmoothGradOptions(samples=4), "ig": IGOptions(steps=4)}.get(method)
+    res = explain(lite0.model, x, method, layer="_relu1", target=281, progress=seen.append, options=options)
     assert res.heatmap.shape == (224, 224) and res.heatmap.dtype == np.float32
     assert np.isfinite(res.heatmap).all() and res.heatmap.min() >= 0 and res.heatmap.max() == 1
     assert res.target == 281 and res.method == method and res.seconds > 0
@@ -134,7 +141,8 @@ def test_every_method_on_lite0(method: str, lite0, chelsea) -> None:
 def test_methods_on_inplace_relu_model(method: str) -> None:
     loaded = load_model("resnet18", trained=False)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    res = explain(loaded.model, x, method, layer="layer4", target=1, smooth_samples=2, ig_steps=2)
+    options = {"smoothgrad": SmoothGradOptions(samples=2), "ig": IGOptions(steps=2)}.get(method)
+    res = explain(loaded.model, x, method, layer="layer4", target=1, options=options)
     assert np.isfinite(res.heatmap).all()
     assert_clean(loaded.model)
 
@@ -152,7 +160,7 @@ def test_bad_method_and_class_refused(lite0, chelsea) -> None:
 def test_smoothgrad_is_deterministic_and_keeps_global_rng(lite0, chelsea) -> None:
     x = to_input(chelsea.image, lite0.spec)
     state = torch.random.get_rng_state()
-    a = explain(lite0.model, x, "smoothgrad", target=281, smooth_samples=3)
-    b = explain(lite0.model, x, "smoothgrad", target=281, smooth_samples=3)
+    a = explain(lite0.model, x, "smoothgrad", target=281, options=SmoothGradOptions(samples=3))
+    b = explain(lite0.model, x, "smoothgrad", target=281, options=SmoothGradOptions(samples=3))
     np.testing.assert_array_equal(a.heatmap, b.heatmap)
     assert torch.equal(state, torch.random.get_rng_state())

@@ -16,7 +16,7 @@ def test_direct_page_url_on_fresh_server_runs_through_main(app_url: str, browser
     # First request of the server goes straight to a page URL: the shared sidebar must be there.
     page = open_app(browser, app_url, "explain")
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-    assert "Model" in sidebar and "Upload a photo" in sidebar
+    assert "Model" in sidebar and "upload a photo" in sidebar and "Sample photo" in sidebar
     assert "Choose an image in the sidebar" not in page.locator('[data-testid="stMain"]').inner_text()
     page.context.close()
 
@@ -45,4 +45,17 @@ def test_bad_upload_shows_message(app_url: str, browser, tmp_path: Path) -> None
     # the previous image (the default sample) is kept and still classified
     assert "tabby" in page.locator('[data-testid="stMain"]').inner_text()
     shot(page, "predict-bad-upload")
+    listed = page.locator('[data-testid="stSidebar"] [data-testid="stFileUploaderFile"]')
+    assert listed.count() == 1 and "notes.png" in listed.inner_text()
+    # choosing a sample clears the uploader: the refused file is no longer listed, its message is gone
+    page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Sample photo").click()
+    page.keyboard.type("coffee")
+    page.locator('[role="option"]').filter(has_text="coffee").first.click()
+    wait_idle(page)
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    assert listed.count() == 0
+    assert "not an image we can read" not in page.locator('[data-testid="stMain"]').inner_text()
+    assert "espresso" in page.locator('[data-testid="stMain"]').inner_text()
+    shot(page, "predict-sample-after-bad-upload")
     page.context.close()

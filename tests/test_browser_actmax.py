@@ -1,4 +1,5 @@
-"""Real-browser test of the Feature visualisation page: a finished visualisation is on screen."""
+"""Real-browser test of the Feature visualisation page: nothing computes until Run; Cancel stops a
+run; Run again finishes and shows the picture — at 1366×768 and 1920×1080."""
 
 from __future__ import annotations
 
@@ -9,22 +10,51 @@ from tests.browser_utils import open_app, shot, wait_idle
 pytestmark = pytest.mark.browser
 
 
-def test_feature_visualisation_finishes(app_url: str, browser) -> None:
-    page = open_app(browser, app_url)
+def smallest_job(page) -> None:
+    """Advanced: steps and image size to their minimum (16 steps, 64 px) with the keyboard."""
+    page.locator('[data-testid="stExpander"] summary', has_text="Advanced").click()
+    ranges = page.locator('[data-testid="stExpanderDetails"] input[type="range"]')
+    ranges.first.wait_for(state="attached", timeout=10_000)
+    for i in (0, 1):  # Steps → 16, Image size → 64 (react-aria sliders: Home = minimum)
+        ranges.nth(i).press("Home")
+        wait_idle(page)
+    page.wait_for_function("() => document.body.innerText.includes('16 steps')", timeout=60_000)
+
+
+@pytest.mark.parametrize("width,height", [(1366, 768), (1920, 1080)])
+def test_run_cancel_run(app_url: str, browser, width: int, height: int) -> None:
+    page = open_app(browser, app_url, width=width, height=height)
     page.get_by_role("link", name="Feature visualisation").click()
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stPlotlyChart"]', timeout=180_000)
+    page.wait_for_selector('text=Press Run', timeout=180_000)
     wait_idle(page, 180_000)
     main = page.locator('[data-testid="stMain"]')
-    text = main.inner_text()
-    assert "Traceback" not in text
-    assert "128×128 px · 64 steps · seed 0" in text
-    assert main.locator('[data-testid="stImage"] img').count() >= 1
-    # a different seed gives a new picture (computed live, then shown)
+    smallest_job(page)
     seed = page.get_by_label("Seed")
-    seed.fill("3")
+    seed.fill(str(width))  # a seed no other test used: not in the disk cache
     seed.press("Enter")
-    page.wait_for_function("() => document.body.innerText.includes('seed 3')", timeout=180_000)
     wait_idle(page, 180_000)
+    text = main.inner_text()
+    assert "Press Run" in text and "objective" not in text and "Traceback" not in text
+    run = page.get_by_role("button", name="▶ Run")
+    box = run.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+
+    run.click()
+    cancel = page.get_by_role("button", name="⏹ Cancel")
+    cancel.wait_for(timeout=60_000)
+    shot(page, f"feature-vis-running-{width}")
+    cancel.click()
+    page.wait_for_selector("text=Cancelled", timeout=120_000)
+    wait_idle(page, 120_000)
+    assert "objective" not in main.inner_text()
+
+    page.get_by_role("button", name="▶ Run").click()
+    page.wait_for_function(
+        f"() => document.body.innerText.includes('64×64 px · 16 steps · seed {width}')", timeout=300_000)
+    wait_idle(page, 180_000)
+    text = main.inner_text()
+    assert "Traceback" not in text and "Cancel" not in text
     assert main.locator('[data-testid="stImage"] img').count() >= 1
-    shot(page, "feature-vis")
+    assert main.locator('[data-testid="stPlotlyChart"]').count() == 1
+    shot(page, f"feature-vis-{width}")
     page.context.close()

@@ -19,8 +19,8 @@ def test_feature_maps_click_a_tile(app_url: str, browser) -> None:
     assert "channels" in main.inner_text() and "Traceback" not in main.inner_text()
     channel = page.get_by_label("Channel", exact=True)
     before = channel.input_value()
-    frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]').first
-    img = frame.locator("img")
+    frame = page.frame_locator('iframe[title*="cnn_lens_click_image"]').first
+    img = frame.locator("#pic")
     img.wait_for(timeout=60_000)
     box = img.bounding_box()
     assert box is not None and box["width"] > 200

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import assert_clean
-from vizcore.core.hooks import capture, count_hooks, run_until
+from tests.conftest import assert_clean, count_hooks
+from vizcore.core.hooks import capture, run_until
 from vizcore.featvis.exemplars import exemplars
 from vizcore.inside.receptive import receptive_field, rf_box
 

@@ -107,3 +107,17 @@ def test_sanity_flags_a_method_that_ignores_the_model() -> None:
     edge = lambda _m, xx: xx[0].abs().sum(0).numpy()  # noqa: E731 - an "explanation" of the input only
     res = cascading_randomisation(model, x, edge, counts=(1, 2))
     assert res.similarity == (pytest.approx(1.0), pytest.approx(1.0)) and res.flagged
+
+
+@pytest.mark.parametrize(("sims", "verdict", "unchanged"), [
+    ((0.14, -0.07, 0.49), "mixed", (8,)),  # the example: the last step re-correlates
+    ((0.1, 0.05, 0.2), "passes", ()),
+    ((0.9, 0.8, 0.6), "fails", (1, 4, 8)),
+    ((0.9, 0.2, 0.1), "mixed", (1,)),
+])
+def test_sanity_verdict_uses_every_step(sims, verdict, unchanged) -> None:
+    from vizcore.explain.sanity import FLAG_THRESHOLD, SanityResult
+
+    res = SanityResult(np.zeros((4, 2, 2)), (1, 4, 8), ("a", "b", "c"), sims,
+                       all(r >= FLAG_THRESHOLD for r in sims))
+    assert res.verdict == verdict and res.unchanged_steps == unchanged

@@ -63,7 +63,7 @@ def test_session_that_leaves_mid_computation(lite0, coffee) -> None:
     gate = Gate(2)
     with pytest.raises(Disconnected):
         run_like_compute(gate, scorecam, lite0, coffee, layer="_relu1", target=967, progress=progress,
-                         scorecam_channels=8, batch_size=4)
+                         options=attribution.ScoreCamOptions(max_channels=8, batch_size=4))
     assert calls, "the computation never reported progress"
     idle(gate, lite0)
     alone = explain.method_view(lite0, coffee, **CAM)

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from vizcore.core.hooks import capture, conv_layer_names, count_hooks, frozen, resolve_layer, run_until
+from tests.conftest import count_hooks
+from vizcore.core.hooks import capture, conv_layer_names, frozen, resolve_layer, run_until
 
 
 def tiny() -> nn.Sequential:

@@ -10,18 +10,28 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from app.lab.anim import sizes, text_em
 from app.lab.figures import backward_figure, channel_steps, conv_backward_figure, forward_figure
 from app.lab.gif import gif_bytes
 from app.lab.player import player_html
-from app.lab.tasks import OPS, conv_gradients, lab
 from tests.conftest import assert_clean
 from vizcore.core.hooks import conv_layer_names, resolve_layer
+from vizcore.lab.backward import pool_backward
 from vizcore.lab.kernels import PRESETS, first_conv_filter, preset, region_grid
-from vizcore.lab.stepping import conv_steps, pool_backward, pool_steps
+from vizcore.lab.lesson import conv_gradients, lesson
+from vizcore.lab.settings import LabSettings, Op
+from vizcore.lab.stepping import conv_steps, pool_steps
 
 BASE = dict(grid=6, rgb=True, centre=(0.5, 0.5), side=64, source="preset", preset_name="Sobel x",
             custom=(), k=3, filter_index=0, fold_bn=True, stride=1, padding=1, dilation=1,
             channel=0)
+OPS = [op.value for op in Op]
+
+
+def lab(loaded, image, **params):
+    """The lab's lesson for the settings ``params`` (as the app's cached task computes it)."""
+    return lesson(loaded.model, image.image, LabSettings(**params),
+                  stats=(loaded.spec.mean, loaded.spec.std))
 
 
 def test_presets_are_classic() -> None:
@@ -64,7 +74,7 @@ def test_region_grid_box_and_values() -> None:
     assert g.shape == (1, 8, 8)
 
 
-@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("op", OPS)
 def test_every_operation_runs_and_matches_torch(lite0, chelsea, op) -> None:
     res = lab(lite0, chelsea, op=op, **BASE)
     assert res.whole.dtype == np.uint8 and res.whole.ndim == 3
@@ -151,7 +161,7 @@ def test_conv_backward_figure_marks_padding_and_the_window() -> None:
     spec = conv_backward_figure(plan, conv_gradients(plan, (0, 0, 3)), ("gray",), cell=(0, 0, 3), big=True)
     outlines = [d for d in spec["data"] if d["type"] == "scatter"]
     assert len(outlines) == 2 and len(outlines[1]["x"]) == 9 * 6  # the output cell + its 3×3 window
-    assert spec["layout"]["font"]["size"] == 18
+    assert spec["layout"]["font"]["size"] == sizes(True)[0] >= 18  # large numbers for the projector
     json.dumps(spec)
 
 
@@ -160,7 +170,7 @@ def test_gif_and_player() -> None:
     data = gif_bytes(plan)
     img = Image.open(__import__("io").BytesIO(data))
     assert img.format == "GIF" and img.n_frames == 16
-    html = player_html(forward_figure(plan, ("gray",)), big=True)
+    html = player_html(json.dumps(forward_figure(plan, ("gray",))), big=True)
     assert "Plotly.newPlot" in html and "ArrowRight" in html and len(html) > 1_000_000
 
 
@@ -173,3 +183,92 @@ def test_input_title_names_the_reason_for_uneven_padding() -> None:
     up = conv_transpose_steps(x, np.ones((1, 1, 3, 3)), stride=2, padding=1, output_padding=1)
     assert lab_fig._input_title(up).endswith("output padding)")
     assert lab_fig._input_title(conv_steps(x, w, padding=1)) == "input (padded)"
+
+
+def test_settings_are_typed_and_canonical() -> None:
+    s = LabSettings(op="max", padding="1", centre=[0.2, 0.4], custom=[[1, 2], [3, 4]])
+    assert s.op is Op.MAX and s.padding == 1 and s.centre == (0.2, 0.4) and hash(s)
+    assert LabSettings() == LabSettings(op=Op.CONV, rgb=False, source="preset", preset_name="Sobel x",
+                                        stride=1, padding=0)  # a simple start: grey, Sobel
+    # settings that do not change the lesson share one cache key …
+    a = LabSettings(op="max", preset_name="Laplacian", output_padding=1, dilation=2).canonical()
+    assert a == LabSettings(op="max").canonical()
+    assert LabSettings(source="learned", rgb=False).canonical().rgb  # a real filter needs RGB
+    # … settings that do, don't
+    assert LabSettings(op="avg").canonical() != LabSettings(op="max").canonical()
+    assert LabSettings(op="conv", rgb=True, channel=2).canonical().channel == 0  # one output map
+    assert LabSettings(op="depthwise", rgb=True, channel=2).canonical().channel == 2
+    assert {o.is_pool for o in Op} == {True, False} and Op.GAP.is_pool and Op.DEPTHWISE.has_gradients
+    with pytest.raises(ValueError):
+        LabSettings(op="maximum")
+
+
+def test_plans_carry_the_operation_enum() -> None:
+    x = np.ones((2, 4, 4))
+    assert conv_steps(x, np.ones((1, 2, 3, 3))).op is Op.CONV
+    assert conv_steps(x, np.ones((2, 1, 3, 3)), groups=2).op is Op.DEPTHWISE
+    assert pool_steps(x, 2, mode="max").op is Op.MAX and pool_steps(x, 2, mode="avg").op is Op.AVG
+
+
+def test_every_cell_number_is_fitted_and_the_window_has_a_double_outline() -> None:
+    x = np.random.default_rng(3).standard_normal((1, 6, 6))
+    plan = conv_steps(x, np.ones((1, 1, 3, 3)), padding=1)
+    spec = forward_figure(plan, ("gray",))
+    texts = [d for d in spec["data"] if d.get("texttemplate")]
+    assert texts and all(d["meta"]["fit"] > 0.5 and d["meta"]["max"] >= 12 for d in texts)
+    widest = max((f"{v:.2f}" for v in (plan.output.min(), plan.output.max())), key=text_em)
+    out = texts[-1]  # the output grid
+    assert out["meta"]["fit"] == pytest.approx(text_em(widest)) and out["texttemplate"] == "%{z:.2f}"
+    # the same decimals as the screen in the step line; rows and columns counted from 1
+    s = plan.steps[7]
+    title = spec["frames"][7]["layout"]["title"]["text"]
+    assert title.startswith("step 8/36 · output row 2, col 2: ") and f"<b>{s.value:.2f}</b>" in title
+    shapes = spec["frames"][7]["layout"]["shapes"]  # window (row 2, col 2 of the padded grid) + output
+    assert [sh["path"] for sh in shapes] == ["M0.5,0.5H3.5V3.5H0.5Z", "M0.5,0.5H1.5V1.5H0.5Z"]
+    dark = [d for d in spec["data"] if d["type"] == "scatter"]
+    light = spec["layout"]["template"]["layout"]["shapedefaults"]["line"]
+    assert {d["line"]["color"] for d in dark} == {"#111111"} and light["color"] == "#ff8c42"
+    dilated = forward_figure(conv_steps(x, np.ones((1, 1, 2, 2)), dilation=2), ("gray",))
+    assert dilated["frames"][0]["layout"]["shapes"][0]["path"].count("Z") == 4  # taps apart: 4 squares
+    big = conv_steps(np.ones((1, 14, 14)), np.ones((1, 1, 3, 3)))
+    assert forward_figure(big, ("gray",))["data"][1]["texttemplate"] == "%{z:.1f}"  # wide grid: 1 decimal
+
+
+def test_pooling_text_counts_from_one() -> None:
+    x = np.zeros((1, 4, 4))
+    x[0, 1, 3] = 5.0  # the winner of output cell (row 1, col 2) is window row 2, col 2
+    plan = pool_steps(x, 2, mode="max")
+    title = forward_figure(plan, ("gray",))["frames"][1]["layout"]["title"]["text"]
+    assert "output row 1, col 2" in title and "window row 2, col 2" in title
+    back = backward_figure(plan, pool_backward(plan, np.ones((1, 2, 2))))
+    assert "input row 2, col 4" in back["frames"][1]["layout"]["title"]["text"]
+
+
+def _gif_frames(data: bytes) -> list[np.ndarray]:
+    img = Image.open(__import__("io").BytesIO(data))
+    out = []
+    for i in range(img.n_frames):
+        img.seek(i)
+        out.append(np.asarray(img.convert("RGB")))
+    return out
+
+
+def test_gif_is_colour_projector_sized_and_follows_the_operation() -> None:
+    x = np.random.default_rng(4).random((3, 8, 8))
+    conv = gif_bytes(conv_steps(x, np.ones((1, 3, 3, 3))), ("R", "G", "B"))
+    pool = gif_bytes(pool_steps(x, 2, mode="max"), ("R", "G", "B"))
+    cf, pf = _gif_frames(conv), _gif_frames(pool)
+    assert len(cf) == 36 and len(pf) == 16 and cf[0].shape[1] >= 1000
+    rgb = cf[-1].reshape(-1, 3).astype(int)
+    assert (np.ptp(rgb, axis=1) > 60).mean() > 0.1  # colour, not greyscale
+    red = pf[-1].reshape(-1, 3).astype(int)  # the R channel's pooling: red cells, no blue ramp
+    assert ((red[:, 0] - red[:, 2]) > 80).mean() > 0.05
+
+
+def test_step_line_and_cells_write_the_same_number() -> None:
+    plan = conv_steps(np.array([[[0.255, 1.005]]]), np.ones((1, 1, 1, 1)))  # binary: just below .xx5
+    spec = forward_figure(plan, ("gray",))
+    out = [d for d in spec["data"] if d.get("texttemplate") == "%{z:.2f}"][-1]
+    assert out["z"] == [[0.26, 1.0]]  # plotly writes these numbers with 2 decimals …
+    titles = [f["layout"]["title"]["text"] for f in spec["frames"]]
+    assert "<b>0.26</b>" in titles[0] and "<b>1.00</b>" in titles[1]  # … and so does the step line

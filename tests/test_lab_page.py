@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 import app.lab.tasks as lab_task
-from tests.apptest_utils import no_exceptions, open_page
+from app.shell.navigation import page_file
+from tests.apptest_utils import fresh_app, no_exceptions, open_page
 from vizcore.core.render import symmetric_colorize
 
 
@@ -32,8 +33,12 @@ def _figure(at) -> dict:
 def test_lab_page_whole_lesson() -> None:
     at = open_page("lab.py")
     no_exceptions(at)
+    assert "Start simple" in _text(at) and "Sobel x" in _text(at)  # grey region, an edge detector
+    assert at.radio(key="lab_rgb").value == "gray" and at.radio(key="lab_src").value == "preset"
+    at.radio(key="lab_src").set_value("learned filter").run()  # the learned filter: one click away
     text = _text(at)
-    assert "Real learned filter 0 of 32" in text and "_conv_stem" in text and "BatchNorm" in text
+    assert "Real learned filter 1 of 32" in text and "_conv_stem" in text and "BatchNorm" in text
+    assert "γ/√(σ² + ε)" in text  # the folding explained
     assert "⌊(8 + 0 − 1·2 − 1) / 1⌋ + 1" in text  # formula with the numbers substituted
     assert len(_players(at)) == 1
 
@@ -81,7 +86,7 @@ def test_lab_page_whole_lesson() -> None:
     at.selectbox(key="lab_op").set_value("conv").run()
     at.button(key="lab_gif_make").click().run()
     no_exceptions(at)
-    assert at.session_state["lab_gif"][:6] == b"GIF89a"
+    assert "lab_gif" not in at.session_state and at.session_state["lab_gif_on"]
 
 
 @pytest.fixture
@@ -109,6 +114,7 @@ def _photo(image, side: int) -> torch.Tensor:
 
 def test_lab_page_pooling_padding(lab_calls) -> None:
     at = open_page("lab.py")
+    at.radio(key="lab_rgb").set_value("RGB").run()
     at.selectbox(key="lab_op").set_value("max").run()
     at.selectbox(key="lab_pool_pad").set_value(1).run()  # window 2, stride 2 (defaults)
     no_exceptions(at)
@@ -116,7 +122,7 @@ def test_lab_page_pooling_padding(lab_calls) -> None:
     assert "⌊(8 + 2 − 1·1 − 1) / 2⌋ + 1 = ⌊8 / 2⌋ + 1 = 5" in _text(at)
     assert "−∞" in _text(at)  # the explanation says what max pooling pads with
     image, params, res = lab_calls[-1]
-    assert params["padding"] == 1 and params["op"] == "max"
+    assert params["settings"].padding == 1 and params["settings"].op == "max"
     fig = _figure(at)
     assert len(res.plan) == 3 * 5 * 5 and len(fig["frames"]) == 25  # the step channel's 5×5 steps
     assert fig["layout"]["annotations"][0]["text"] == "input (padded with −∞)"
@@ -134,7 +140,7 @@ def test_lab_page_pooling_padding(lab_calls) -> None:
     at.selectbox(key="lab_op").set_value("avg").run()
     no_exceptions(at)
     _, params, res = lab_calls[-1]
-    assert params["padding"] == 1 and "count_include_pad" in _text(at)
+    assert params["settings"].padding == 1 and "count_include_pad" in _text(at)
     grid = torch.from_numpy(res.grid)[None].requires_grad_(True)
     y = F.avg_pool2d(grid, 2, 2, padding=1)
     np.testing.assert_allclose(res.plan.output, y[0].detach().numpy())
@@ -153,6 +159,7 @@ def test_lab_page_pooling_padding(lab_calls) -> None:
 
 def test_lab_page_transposed_output_padding(lab_calls) -> None:
     at = open_page("lab.py")
+    at.radio(key="lab_rgb").set_value("RGB").run()
     at.selectbox(key="lab_op").set_value("transposed").run()
     at.radio(key="lab_src").set_value("preset").run()
     at.number_input(key="lab_stride").set_value(2).run()
@@ -161,7 +168,7 @@ def test_lab_page_transposed_output_padding(lab_calls) -> None:
     assert not at.error
     assert "(n − 1)·s − 2p + d(k−1) + output_padding + 1 = (8 − 1)·2 − 2·0 + 1·2 + 1 + 1 = 18" in _text(at)
     image, params, res = lab_calls[-1]
-    assert params["output_padding"] == 1 and params["stride"] == 2
+    assert params["settings"].output_padding == 1 and params["settings"].stride == 2
     fig = _figure(at)
     assert len(res.plan) == 18 * 18 == len(fig["frames"])
     assert "+1 bottom/right: output padding" in fig["layout"]["annotations"][0]["text"]
@@ -196,6 +203,7 @@ def _shown(fig: dict, what: str, crop: tuple[int, int, int, int] = (0, 0, 0, 0))
 
 
 def _conv_oracle(res, params, g: np.ndarray | None = None, groups: int = 1) -> tuple[np.ndarray, ...]:
+    params = vars(params["settings"])
     x = torch.from_numpy(res.grid)[None].requires_grad_(True)
     w = torch.from_numpy(res.kernel)[None] if groups == 1 else torch.from_numpy(res.kernel)[:, None]
     w.requires_grad_(True)
@@ -220,11 +228,12 @@ def _check_one_cell(at, res, params: dict, n: int, cell: tuple[int, int]) -> np.
 
 def test_lab_page_conv_backward(lab_calls) -> None:
     at = open_page("lab.py")
+    at.radio(key="lab_src").set_value("learned filter").run()
     at.segmented_control(key="lab_view").set_value("backward (gradients)").run()
     no_exceptions(at)
     assert not at.error and not _players(at)  # a static figure, no animation player
     _, params, res = lab_calls[-1]
-    assert params["source"] == "learned" and params["op"] == "conv"
+    assert params["settings"].source == "learned" and params["settings"].op == "conv"
     gx, gw, gb = _conv_oracle(res, params)
     fig = _static(at)
     np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
@@ -235,25 +244,26 @@ def test_lab_page_conv_backward(lab_calls) -> None:
 
     # one output cell: ∂L/∂w = the input patch it read, ∂L/∂x = the kernel on its window
     at.radio(key="lab_grad_mode").set_value("one output cell").run()
-    at.number_input(key="lab_grad_row").set_value(1).run()
-    at.number_input(key="lab_grad_col").set_value(4).run()
+    at.number_input(key="lab_grad_row").set_value(2).run()  # the widgets count from 1
+    at.number_input(key="lab_grad_col").set_value(5).run()
     no_exceptions(at)
     gw = _check_one_cell(at, res, params, 6, (1, 4))
     np.testing.assert_allclose(gw[0], res.grid[:, 1:4, 4:7])  # the patch under that window
-    assert "g = 1 only at output[1, 4]**" in _text(at) and "= **1**" in _text(at)
+    assert "g = 1 only at output row 2, col 5**" in _text(at) and "= **1**" in _text(at)
 
     # a Sobel preset with stride 2 (3×3 output: the column 4 is pulled in to 2), then padding 1
     at.radio(key="lab_src").set_value("preset").run()
     at.number_input(key="lab_stride").set_value(2).run()
-    assert at.number_input(key="lab_grad_col").value == 2 and "output[1, 2]**" in _text(at)
+    assert at.number_input(key="lab_grad_col").value == 3 and "output row 2, col 3**" in _text(at)
     at.selectbox(key="lab_pad").set_value("1").run()
     no_exceptions(at)
     _, params, res = lab_calls[-1]
-    assert res.plan.output.shape == (1, 4, 4) and at.number_input(key="lab_grad_col").value == 2
+    assert res.plan.output.shape == (1, 4, 4) and at.number_input(key="lab_grad_col").value == 3
     _check_one_cell(at, res, params, 4, (1, 2))
     assert "output padding 1" in _text(at)  # (4 − 1)·2 + 3 = 9 of the 10 padded rows are reached
 
     # depthwise: one kernel and one bias per channel, g = 1 everywhere
+    at.radio(key="lab_rgb").set_value("RGB").run()
     at.selectbox(key="lab_op").set_value("depthwise").run()
     at.radio(key="lab_grad_mode").set_value("all ones (L = the sum of the outputs)").run()
     no_exceptions(at)
@@ -263,3 +273,61 @@ def test_lab_page_conv_backward(lab_calls) -> None:
     np.testing.assert_allclose(_shown(fig, "∂L/∂x", res.plan.pad), gx[0], atol=1e-4)
     np.testing.assert_allclose(_shown(fig, "∂L/∂w"), gw[:, 0], atol=1e-4)
     assert "Σ g per channel: R **16** · G **16** · B **16**" in _text(at)
+
+
+@pytest.fixture
+def gif_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Record (settings, GIF bytes) of every uncached ``app.lab.tasks.gif`` call."""
+    seen: list[tuple] = []
+    real = lab_task.gif
+
+    @functools.wraps(real)
+    def spy(loaded, image, **params):
+        data = real(loaded, image, **params)
+        seen.append((params["settings"], data))
+        return data
+
+    monkeypatch.setattr(lab_task, "gif", spy)
+    return seen
+
+
+def _n_frames(data: bytes) -> int:
+    from PIL import Image
+
+    return Image.open(__import__("io").BytesIO(data)).n_frames
+
+
+def test_lab_gif_always_matches_the_settings(gif_calls) -> None:
+    at = open_page("lab.py")
+    assert not gif_calls  # nothing drawn until asked
+    at.button(key="lab_gif_make").click().run()
+    no_exceptions(at)
+    (settings, conv), = gif_calls
+    assert settings.op == "conv" and _n_frames(conv) == 36  # 8×8 grey, 3×3 Sobel: 6×6 steps
+    at.selectbox(key="lab_op").set_value("max").run()  # no click: the offered GIF follows
+    no_exceptions(at)
+    settings, pool = gif_calls[-1]
+    assert settings.op == "max" and pool != conv and _n_frames(pool) == 16  # 2×2 windows, stride 2
+    at.selectbox(key="lab_op").set_value("conv").run()  # back: the shared cache answers
+    assert len(gif_calls) == 2 and "lab_gif" not in at.session_state
+
+
+def test_lab_settings_travel_in_the_url() -> None:
+    at = open_page("lab.py")
+    at.selectbox(key="lab_op").set_value("avg").run()
+    at.slider(key="lab_pool_k").set_value(3).run()
+    no_exceptions(at)
+    assert at.query_params["lab_op"] == "avg" and at.query_params["lab_pool_k"] == "3"
+    # a fresh session opened on that link shows the same lesson
+    fresh = fresh_app()
+    for key, value in {"lab_op": "avg", "lab_pool_k": "3", "lab_pool_s": "1", "step": "4",
+                       "lab_grid": "99"}.items():  # an impossible grid is ignored, not an error
+        fresh.query_params[key] = value
+    fresh.run()
+    fresh.switch_page(page_file("lab")).run()
+    no_exceptions(fresh)
+    assert fresh.selectbox(key="lab_op").value == "avg" and fresh.slider(key="lab_pool_k").value == 3
+    assert fresh.select_slider(key="lab_grid").value == 8
+    html = str(_players(fresh)[0].proto.srcdoc)
+    assert "const START = 3," in html  # the player opens on step 4
+    assert "⌊(8 + 0 − 1·2 − 1) / 1⌋ + 1 = ⌊5 / 1⌋ + 1 = 6" in _text(fresh)

@@ -27,6 +27,7 @@ from models.registry import LoadedModel, load_model
 from tests.conftest import assert_clean, photo_bytes
 from vizcore.core.gate import Gate
 from vizcore.core.images import LoadedImage, digest, load_image
+from vizcore.lab.settings import LabSettings
 
 THREADS = 8
 actmax = importlib.import_module("app.featvis.tasks")
@@ -102,8 +103,8 @@ def jobs(lite0: LoadedModel, r18: LoadedModel, imgs: list[LoadedImage]) -> list[
         (inside.maps, lite0, imgs[7], {"layer": "_blocks.5._project_conv"}),
         (inside.filters, lite0, None, {"layer": "_conv_stem"}),
         (inside.erf, lite0, imgs[0], dict(layer="_blocks.8._project_conv", row=7, col=7, channel=-1)),
-        (lab.lab, lite0, imgs[1], dict(LAB, op="conv", source="learned")),
-        (lab.lab, lite0, imgs[2], dict(LAB, op="max", k=2, stride=2)),
+        (lab.lab, lite0, imgs[1], {"settings": LabSettings(**dict(LAB, op="conv", source="learned"))}),
+        (lab.lab, lite0, imgs[2], {"settings": LabSettings(**dict(LAB, op="max", k=2, stride=2))}),
         (explain.method_view, r18, imgs[0], dict(method="gradcam", layer="layer4", target=3, faithful=False)),
         (explain.method_view, r18, imgs[1], dict(method="xgradcam", layer="layer3", target=7,
                                                  faithful=False)),

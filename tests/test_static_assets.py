@@ -36,7 +36,7 @@ def test_read_only_install_falls_back(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_player_uses_served_script_when_given() -> None:
     from app.lab.player import player_html
 
-    spec = {"data": [], "layout": {"height": 300}, "frames": []}
+    spec = '{"data": [], "layout": {"height": 300}, "frames": []}'
     served = player_html(spec, plotly_src="app/static/plotly.min.js")
     inline = player_html(spec)
     assert '<script src="app/static/plotly.min.js"></script>' in served

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vizcore.lab.backward import pool_backward
 from vizcore.lab.stepping import (
     PAD,
     REAL,
@@ -18,7 +19,6 @@ from vizcore.lab.stepping import (
     conv_steps,
     conv_transpose_steps,
     out_size,
-    pool_backward,
     pool_steps,
 )
 

@@ -1,6 +1,10 @@
 """``cnn-lens`` command line.
 
 * ``cnn-lens`` / ``cnn-lens run [streamlit args…]`` — start the web app (``streamlit run app/main.py``);
+  ``cnn-lens run --model NAME=FILE --arch A [--labels L] [--trust-pickle pkg.mod:Class] …`` also offers
+  your own models to every session (several ``--model`` allowed; ``app/cli/usermodels.py``);
+* ``cnn-lens serve [--warm a,b] [streamlit args…]`` — load the models (``$CNN_LENS_WARM_MODELS``)
+  into the server process first, then start the app in it (the container entrypoint, ``app/cli/serve.py``);
 * ``cnn-lens atlas --model M --layer L --channels 0-63 [--shard i/n] [--steps] [--size] [--seed]``
   — precompute feature visualisations into the on-disk cache the app reads
   (``$CNN_LENS_CACHE``, default ``~/.cache/cnn-lens``);
@@ -25,13 +29,21 @@ MAIN = Path(__file__).resolve().parent.parent / "main.py"
 # tests/test_cli.py checks the two agree.
 APP_SETTINGS = ("--server.maxUploadSize", "25", "--server.enableStaticServing", "true",
                 "--browser.gatherUsageStats", "false", "--theme.base", "light",
-                "--runner.postScriptGC", "false")
+                "--runner.postScriptGC", "false", "--client.showErrorDetails", "none")
 
 
 def run_app(extra: list[str]) -> int:
-    """``streamlit run app/main.py`` with ``extra`` passed through; returns its exit code."""
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(MAIN), *APP_SETTINGS,
-                            *extra])
+    """``streamlit run app/main.py`` with ``extra`` passed through; returns its exit code.
+
+    ``--model NAME=FILE --arch A …`` entries (your own models) are checked and handed to the server
+    (``app/cli/usermodels.py``)."""
+    from app.cli import usermodels
+
+    extra, env = usermodels.prepare(extra)
+    if env is None:
+        return 2
+    return subprocess.call([sys.executable, "-m", "app.cli.launch", "run", str(MAIN), *APP_SETTINGS,
+                            *extra], env=env)  # launch: streamlit's CLI with /_stcore/metrics hidden
 
 
 def atlas(args: argparse.Namespace) -> int:
@@ -82,6 +94,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     sub.add_parser("run", help="start the web app (extra arguments go to streamlit run)",
                    add_help=False)
+    sub.add_parser("serve", help="warm the models, then start the web app in the same process "
+                   "(--warm a,b; extra arguments go to streamlit run)", add_help=False)
     a = sub.add_parser("atlas", help="precompute feature visualisations into the disk cache")
     a.add_argument("--model", required=True, help="registry name, e.g. efficientnet_lite0")
     a.add_argument("--layer", required=True, help="named_modules() path, e.g. _blocks.8")
@@ -103,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] == "run":
         return run_app(argv[1:])
+    if argv[0] == "serve":
+        from app.cli.serve import serve
+
+        return serve(argv[1:])
     if argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         return run_app(argv)  # bare streamlit options: cnn-lens --server.port 8600
     args = parser().parse_args(argv)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from vizcore.core.render import colorize, overlay, png_bytes
+from vizcore.core.render import colorize, heat_overlay, png_bytes
 from vizcore.explain.cam import CamResult
 from vizcore.explain.faithfulness import Faithfulness
 
@@ -18,8 +18,9 @@ PALETTE = ("#e4572e", "#17bebb", "#ffc914", "#2e282a", "#76b041", "#7f58af", "#3
 
 
 def cam_overlay(photo: Image.Image, cam: CamResult, *, cmap: str, alpha: float) -> Image.Image:
-    """The map over the exact model input ``photo`` (S × S), ``alpha`` = map opacity."""
-    return overlay(photo, cam.heatmap, cmap=cmap, alpha=alpha)
+    """The map over the exact model input ``photo`` (S × S): opacity ``alpha`` where the heat is highest,
+    falling with the heat, so cold regions show the photo unchanged."""
+    return heat_overlay(photo, cam.heatmap, cmap=cmap, alpha=alpha)
 
 
 def raw_map(cam: CamResult, *, cmap: str, size: int) -> Image.Image:

@@ -7,12 +7,9 @@ import time
 
 import streamlit as st
 
-from app.featvis import figures, tasks
+from app.featvis import figures, photos, runner, tasks
 from app.inside import tasks as inside_tasks
-from app.shell import resources
-from app.shell import sidebar as widgets
-from vizcore.core.gate import GateTimeout
-from vizcore.core.images import ImageError, load_image
+from app.shell import pickers, resources
 from vizcore.featvis import Settings, Target
 from vizcore.inside.features import spatial_layers
 
@@ -34,13 +31,12 @@ kind = KINDS[c2.selectbox("Maximise", list(KINDS), key="fv_kind", help="Channel:
                           "whole feature map · Neuron: the unit at the centre of the map · Class "
                           "logit: the score of one ImageNet class (the whole network runs)")] \
     if view == VIEWS[0] else "channel"
-layer = c1.selectbox("Layer", layers, index=len(layers) // 2, key=f"fv_layer::{name}",
-                     disabled=kind == "logit",
-                     format_func=lambda n: f"{n}  ·  {'×'.join(map(str, trace.layer_shape[n]))}")
+layer = pickers.layer_select(c1, "Layer", layers, loaded=loaded, index=len(layers) // 2,
+                             key=f"fv_layer::{name}", disabled=kind == "logit")
 n_ch = trace.layer_shape[layer][0]
 if kind == "logit":
     cats = loaded.spec.categories
-    index = c3.number_input("Class", 0, len(cats) - 1, 207, key="fv_class")
+    index = c3.number_input("Class", 0, len(cats) - 1, min(207, len(cats) - 1), key="fv_class")
     c3.caption(cats[int(index)])
 else:
     index = c3.number_input("Channel", 0, n_ch - 1, min(10, n_ch - 1), key=f"fv_ch::{name}::{layer}")
@@ -56,37 +52,18 @@ with st.expander("Advanced: steps, size, diversity"):
                                 key=f"fv_size::{size}"))
     if view == VIEWS[0]:
         copies = int(a3.slider("Different images for this unit (diversity)", 1, 4, 1, key="fv_div"))
-settings = Settings(size=size, steps=steps, seed=seed, diversity=1.0 if copies > 1 else 0.0)
-
-
-def run(target: Target) -> object:
-    """Disk-cache hit → instant; otherwise optimise with a progress bar and a live preview."""
-    try:
-        vis = tasks.lookup(loaded, target, settings)
-        if vis is not None:
-            return vis
-        bar, preview = st.progress(0.0, text="Waiting for the model…"), st.empty()
-
-        def show(done: int, total: int, img: object) -> None:
-            bar.progress(done / total, text=f"Gradient ascent: step {done} of {total}")
-            if img is not None:
-                preview.image(figures.atlas_image_from(img, 96), caption="live preview")
-
-        with resources.exclusive(loaded):
-            vis = tasks.optimise(loaded, target, settings, progress=show)
-        bar.empty()
-        preview.empty()
-        return vis
-    except ValueError as exc:
-        st.error(f"Cannot visualise this: {exc}")
-    except GateTimeout:
-        st.warning("The server is busy with other visualisations. Please try again in a minute.")
-    st.stop()
+# Small nets (LeNet-5, 28 px digit models) have a fixed-size classifier: a class logit runs the whole
+# network, so it is optimised at the model's own input size, without the size-changing transforms.
+fixed = kind == "logit" and loaded.spec.input_size < 64
+size = loaded.spec.input_size if fixed else size
+settings = Settings(size=size, steps=steps, seed=seed, diversity=1.0 if copies > 1 else 0.0, robust=not fixed)
 
 
 if view == VIEWS[0]:
     target = Target(kind, layer, (int(index),) * copies)
-    vis = run(target)
+    vis = runner.run(loaded, target, settings, key="unit")
+    if vis is None:
+        st.stop()
     left, right = st.columns([1, 1], gap="large")
     with left:
         if copies == 1:
@@ -113,13 +90,16 @@ elif view == VIEWS[1]:
     count = b1.select_slider("Channels in the atlas", [8, 16, 32, 64], 16, key="fv_atlas_n")
     first = b2.number_input("First channel", 0, n_ch - 1, 0, key=f"fv_atlas_first::{name}::{layer}")
     chans = tuple(range(int(first), min(n_ch, int(first) + count)))
-    vis = run(Target("channel", layer, chans))
+    vis = runner.run(loaded, Target("channel", layer, chans), settings, key="atlas")
+    if vis is None:
+        st.stop()
     st.image(figures.atlas_image(vis, tile=min(size, 128), cols=8),
              caption=f"Layer atlas of {layer}: channels {chans[0]}–{chans[-1]} "
              f"({'from the disk cache' if vis.hits == len(chans) else f'{vis.seconds:.1f} s'})")
     st.caption("Each tile is optimised for one channel; 8 channels share one batched optimisation. "
                "A flat grey tile is a channel that never fired, so the gradient had nothing to follow. "
-               "Precompute whole models with `cnn-lens atlas --model M --layer L --channels 0-63`.")
+               "Precompute whole layers on the server with "
+               f"`{runner.atlas_command(loaded, Target('channel', layer, chans), settings)}`.")
 else:
     sets = {s.key: s for s in tasks.folder_sets(loaded, layer)}
 
@@ -137,17 +117,10 @@ else:
     ex, problem = None, ""
     try:
         if source == SAMPLES:
-            ups = p2.file_uploader("Your photos (optional; the bundled samples are always included)",
-                                   type=widgets.UPLOAD_TYPES, accept_multiple_files=True,
-                                   key="fv_photos")
-            photos = [p.read_bytes() for p in sorted(widgets.SAMPLES_DIR.glob("*.jpg"))]
-            for f in ups or []:
-                try:
-                    load_image(f.getvalue())
-                    photos.append(f.getvalue())
-                except ImageError as exc:
-                    st.warning(f"**{f.name}** skipped: {exc}")
-            ex = resources.compute(tasks.exemplar_set, loaded, None, photos=tuple(photos),
+            pixels, skipped = photos.chosen(p2, loaded)  # decoded once, outside the model lock
+            for msg in skipped:
+                st.warning(msg)
+            ex = resources.compute(tasks.exemplar_set, loaded, None, pixels=pixels,
                                    layer=layer, channel=int(index), k=6)
         else:
             chosen = sets[source]
@@ -164,9 +137,11 @@ else:
                    f"--folder PATH{'' if loaded.trained else ' --untrained'}`"
                    + (f"  \nFolder sets of this model exist for: {', '.join(f'`{o}`' for o in others)}."
                       if others else ""))
-    vis = run(Target("channel", layer, (int(index),)))
     left, right = st.columns([1, 3], gap="large")
-    left.image(figures.enlarge(vis.images[0], 224), caption=f"synthetic: channel {int(index)}")
+    with left:
+        vis = runner.run(loaded, Target("channel", layer, (int(index),)), settings, key="exemplar")
+        if vis is not None:
+            st.image(figures.enlarge(vis.images[0], 224), caption=f"synthetic: channel {int(index)}")
     with right:
         if ex is None:
             st.error(f"Cannot rank these photos: {problem}")

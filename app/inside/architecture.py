@@ -6,6 +6,8 @@ import streamlit as st
 
 from app.inside import figures, tasks
 from app.shell import resources
+from app.shell.pickers import labels_task
+from vizcore.core.labels import SEP
 from vizcore.inside.architecture import residual_blocks
 
 st.title("🏛️ Architecture — every layer, its cost and what it can see")
@@ -13,6 +15,9 @@ loaded = resources.current_model()
 with st.spinner("Tracing the network…"):
     table = resources.compute(tasks.arch_table, loaded, None)
 frame = figures.arch_frame(table)
+plain = resources.compute(labels_task, loaded, None)
+frame.insert(2, "in plain words", [SEP.join(p for p in (plain[n].where, plain[n].what) if p)
+                                   if n in plain else "" for n in frame["layer"]])
 spec = loaded.spec
 last_rf = next((r for r in reversed(table.rows) if r.rf_size and not r.global_context), None)
 
@@ -26,7 +31,8 @@ m[3].metric("Last receptive field", f"{last_rf.rf_size} px" if last_rf else "–
 m[4].metric("Residual / concat joins",
             f"{sum('residual' in r.labels for r in table.rows)} / "
             f"{sum('concat' in r.labels for r in table.rows)}")
-st.caption(f"{spec.display_name} ({spec.year}) · input {table.input_size}×{table.input_size}×3 · "
+st.caption(f"{spec.display_name}{f' ({spec.year})' if spec.year else ''} · "  # year 0: your own model
+           f"input {table.input_size}×{table.input_size}×{spec.channels} · "
            "shapes are channels×height×width · parameters are counted once per module · "
            "RF = theoretical receptive field of the layer's output, jump = input pixels between "
            "neighbouring units.")
@@ -41,7 +47,8 @@ if kinds:
     view = view[view["type"].isin(kinds)]
 if query:
     q = query.strip().lower()
-    view = view[view.apply(lambda r: q in f"{r['layer']} {r['type']} {r['labels']}".lower(), axis=1)]
+    view = view[view.apply(lambda r: q in f"{r['layer']} {r['in plain words']} {r['type']} {r['labels']}"
+                           .lower(), axis=1)]
 st.dataframe(
     view, hide_index=True, width="stretch", height=420,
     column_config={

@@ -4,11 +4,13 @@ most active channel of every stage (edges → textures → parts)."""
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_image_coordinates import streamlit_image_coordinates
 
 from app.inside import figures, tasks
-from app.shell import resources
+from app.shell import presenter, resources, share
 from app.shell import sidebar as widgets
+from app.shell.clickimage import click_image
+from app.shell.pickers import labels_task, layer_select
+from vizcore.core.labels import SEP
 from vizcore.core.preprocess import resize_crop
 from vizcore.inside.features import spatial_layers, stage_layers
 
@@ -21,25 +23,30 @@ layers = spatial_layers(trace)
 stages = stage_layers(trace)
 default = stages[len(stages) // 2] if stages else layers[len(layers) // 2]  # a middle stage
 
-c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
-layer = c1.selectbox(
-    "Layer", layers, index=layers.index(default), key=f"fm_layer::{loaded.spec.name}",
-    format_func=lambda n: f"{n}  ·  {'×'.join(map(str, trace.layer_shape[n]))}",
+layer_key = f"fm_layer::{loaded.spec.name}"
+share.sync(layer_key, "fm_norm", "fm_sort", "fm_cmap",
+           choices={layer_key: layers, "fm_norm": figures.NORMS, "fm_sort": figures.SORTS,
+                    "fm_cmap": figures.CMAPS})
+layer = layer_select(
+    st, "Layer", layers, loaded=loaded, index=layers.index(default), key=layer_key,
     help="Every layer whose output is a stack of 2-D maps, in the order the network runs them.")
+c2, c3, c4 = st.columns([2, 1, 1])
 norm = c2.radio("Normalise colours", figures.NORMS, horizontal=True, key="fm_norm",
                 help="per map: each tile uses its own min–max (shows pattern, hides strength) · "
                 "per layer: one scale for this layer (strong channels stand out) · "
                 "global: one scale for the whole network.")
 sort = c3.selectbox("Sort by", figures.SORTS, key="fm_sort", help="mean / max activation, largest first")
-cmap = c4.selectbox("Colours", ("viridis", "inferno", "gray", "turbo"), key="fm_cmap")
+cmap = c4.selectbox("Colours", figures.CMAPS, key="fm_cmap")
 
 with st.spinner("Running the network once for this layer and the overview strip…"):
     fm = resources.compute(tasks.maps, loaded, image, layer=layer)
 c, h, w = fm.maps.shape
 zero = int((fm.channel_max <= 0).sum())
-st.markdown(f"**{layer}** · **{c} channels** (one per filter) · each map **{h}×{w}** · values "
-            f"{fm.layer_range[0]:.2f} … {fm.layer_range[1]:.2f} · **{zero}** channels all ≤ 0 "
-            f"for this photo")
+labels = resources.compute(labels_task, loaded, None)
+plain = SEP.join(p for p in (labels[layer].where, labels[layer].what) if p)
+st.markdown(f"**{plain}** (`{layer}`) · **{c} channels** (one per "
+            f"filter) · each map **{h}×{w}** · values {fm.layer_range[0]:.2f} … {fm.layer_range[1]:.2f} · "
+            f"**{zero}** channels all ≤ 0 for this photo")
 
 scale = None
 if norm == "global":
@@ -47,6 +54,7 @@ if norm == "global":
         scale = resources.compute(tasks.global_range, loaded, image)
 mosaic, grid = figures.feature_mosaic_image(fm, norm=norm, sort=sort, cmap=cmap, global_range=scale)
 ch_key = f"fm_channel::{loaded.spec.name}::{layer}"
+share.sync(ch_key, defaults={ch_key: 0}, choices={ch_key: range(c)})
 if ch_key not in st.session_state:
     st.session_state[ch_key] = int(figures.channel_order(fm, "mean")[0])
 left, right = st.columns([3, 2], gap="large")
@@ -59,8 +67,8 @@ with left:
                    "that channel.")
     else:
         st.caption("Click a tile to enlarge that channel.")
-    click = streamlit_image_coordinates(mosaic, key=f"fm_click::{layer}::{norm}::{sort}::{cmap}",
-                                        width="content", png_compression_level=6, cursor="pointer")
+    click = click_image(mosaic, key=f"fm_click::{layer}::{norm}::{sort}::{cmap}", pixelated=True,
+                        alt=f"{c} feature maps of {layer}")
     xy = figures.click_xy(click, mosaic.size)
     if xy is not None and st.session_state.get("fm_last_click") != xy[2]:
         st.session_state["fm_last_click"] = xy[2]
@@ -70,19 +78,24 @@ with left:
 with right:
     channel = st.number_input("Channel", 0, c - 1, key=ch_key, step=1)
     base = resize_crop(image.image, loaded.spec)
-    st.plotly_chart(figures.channel_overlay(fm, int(channel), base, cmap=cmap), width="stretch",
-                    config={"displayModeBar": False})
+    st.plotly_chart(figures.channel_overlay(fm, int(channel), base, cmap=cmap,
+                                            height=presenter.figure_height(440)),
+                    width="stretch", config={"displayModeBar": False})
     rank = int((figures.channel_order(fm, "mean") == channel).nonzero()[0][0]) + 1
     st.caption(f"Channel {channel}: mean {fm.channel_mean[channel]:.3f}, max "
                f"{fm.channel_max[channel]:.3f} (rank {rank} of {c} by mean). Hover for the value "
                "of each unit; bright = strong response at that place in the photo.")
 
 st.subheader("Overview: the most active channel of every stage")
-cols = st.columns(len(fm.stages) + 1)
-cols[0].image(base, caption=f"input {base.size[0]}×{base.size[1]}", width="stretch")
-for col, s in zip(cols[1:], fm.stages, strict=True):
-    col.image(figures.stage_thumb(s.map, cmap=cmap), width="stretch",
-              caption=f"{s.layer} · {s.shape[1]}×{s.shape[2]}×{s.shape[0]} · ch {s.channel}")
+per_row = 4  # thumbnails large enough to read, captions wide enough at 150 % zoom
+strip = [(base, f"input · {base.size[0]}×{base.size[1]}×{loaded.spec.channels}")] + [
+    (figures.stage_thumb(s.map, cmap=cmap),
+     f"{labels[s.layer].where or labels[s.layer].what} · {s.shape[1]}×{s.shape[2]}×{s.shape[0]} "
+     f"· channel {s.channel}") for s in fm.stages]
+for start in range(0, len(strip), per_row):
+    cols = st.columns(per_row)
+    for col, (pic, caption) in zip(cols, strip[start:start + per_row], strict=False):
+        col.image(pic, caption=caption, width="stretch")
 st.caption("Left to right the maps get smaller and the channels more numerous: early stages "
            "respond to edges and colours at every place, later ones to textures and object parts "
            "in a few places (each unit there sees a bigger patch of the photo).")

@@ -22,6 +22,7 @@ from vizcore.inside.filters import FilterBank
 
 NORMS = ("per map", "per layer", "global")
 SORTS = ("index", "mean", "max")
+CMAPS = ("viridis", "inferno", "gray", "turbo")
 PAD = 2
 LEVELS = 64  # colours per map: smooth to the eye, and a 64-colour PNG compresses ~2× better
 WHITE = LEVELS  # palette index reserved for the gaps between tiles
@@ -104,11 +105,12 @@ def feature_mosaic(fm: FeatureMaps, *, norm: str = "per map", sort: str = "index
 
 
 def channel_overlay(fm: FeatureMaps, channel: int, base: Image.Image, *, cmap: str = "viridis",
-                    alpha: float = 0.55) -> go.Figure:
+                    alpha: float = 0.55, height: int = 440) -> go.Figure:
     """One channel large: the input image with the map blended over it (PNG), and an invisible
     heatmap on top whose hover shows the activation value of each unit."""
     m = fm.maps[channel]
     h, w = m.shape
+    base = base.convert("RGB")  # grayscale models' crops are mode L
     size = base.size[0]
     colour = colorize(resize_map(m, (size, size)), cmap)
     blend = (1 - alpha) * np.asarray(base, np.float32) + alpha * colour.astype(np.float32)
@@ -121,10 +123,11 @@ def channel_overlay(fm: FeatureMaps, channel: int, base: Image.Image, *, cmap: s
         "activation %{z:.3f}<extra></extra>",
         customdata=np.dstack(np.mgrid[0:h, 0:w]),
     ))
-    fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), height=440,
+    fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), height=height,
                       title=f"channel {channel} · {h}×{w} map over the input")
     fig.update_xaxes(visible=False, range=[-0.5, size - 0.5])
-    fig.update_yaxes(visible=False, range=[size - 0.5, -0.5], scaleanchor="x")
+    fig.update_yaxes(visible=False, range=[size - 0.5, -0.5], scaleanchor="x", constrain="domain",
+                     constraintoward="top")  # no gap between the title and a narrow column's picture
     return fig
 
 
@@ -220,6 +223,7 @@ def rf_views(base: Image.Image, box: tuple[int, int, int, int], grad: np.ndarray
              ) -> tuple[Image.Image, Image.Image]:
     """(input with the theoretical RF box, effective-RF heatmap over a dimmed input with the box)."""
     top, left, bottom, right = box
+    base = base.convert("RGB")  # grayscale models' crops are mode L
     boxed = base.copy()
     draw = ImageDraw.Draw(boxed)
     draw.rectangle((left, top, right - 1, bottom - 1), outline=(255, 40, 40), width=3)
@@ -231,16 +235,30 @@ def rf_views(base: Image.Image, box: tuple[int, int, int, int], grad: np.ndarray
     return boxed, mix
 
 
-def clickable_map(m: np.ndarray, unit: tuple[int, int] | None, *, size: int = 320,
+def clickable_map(m: np.ndarray, unit: tuple[int, int] | None, *, size: int = 448,
                   cmap: str = "viridis") -> Image.Image:
-    """A feature map enlarged to ``size`` px (nearest) with the chosen unit outlined."""
+    """A (H, W) feature map enlarged to ``size`` px (nearest) with the chosen unit marked so it reads
+    from the back of a classroom: a thick white-and-black ring around the unit (≥ 1/8 of the map across)
+    and tick marks on all four edges pointing at its row and column."""
     h, w = m.shape
     img = Image.fromarray(colorize(m, cmap)).resize((size, size), Image.Resampling.NEAREST)
-    if unit is not None:
-        r, c = unit
-        sy, sx = size / h, size / w
-        ImageDraw.Draw(img).rectangle((c * sx, r * sy, (c + 1) * sx - 1, (r + 1) * sy - 1),
-                                      outline=(255, 40, 40), width=2)
+    if unit is None:
+        return img
+    r, c = unit
+    sy, sx = size / h, size / w
+    cx, cy = (c + 0.5) * sx, (r + 0.5) * sy
+    half = max(size / 16, 0.5 * max(sx, sy) + 8)  # ≥ 1/8 of the map across
+    draw = ImageDraw.Draw(img)
+    ring = (cx - half, cy - half, cx + half, cy + half)
+    draw.ellipse(ring, outline=(0, 0, 0), width=11)
+    draw.ellipse((ring[0] + 3, ring[1] + 3, ring[2] - 3, ring[3] - 3), outline=(255, 255, 255), width=5)
+    draw.rectangle((c * sx, r * sy, (c + 1) * sx - 1, (r + 1) * sy - 1), outline=(255, 40, 40),
+                   width=max(2, int(min(sx, sy) // 6)))
+    tick = max(14, size // 24)
+    for (x0, y0, x1, y1) in ((cx, 0, cx, tick), (cx, size - tick, cx, size),
+                             (0, cy, tick, cy), (size - tick, cy, size, cy)):
+        draw.line((x0, y0, x1, y1), fill=(0, 0, 0), width=7)
+        draw.line((x0, y0, x1, y1), fill=(255, 255, 255), width=3)
     return img
 
 

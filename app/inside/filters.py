@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from streamlit_image_coordinates import streamlit_image_coordinates
 
 from app.inside import figures, tasks
-from app.shell import resources
+from app.shell import resources, share
+from app.shell.clickimage import click_image
+from app.shell.pickers import layer_select
 from vizcore.inside.filters import filter_order, norm_matrix, rgb_tiles, slice_tiles
 
 st.title("🧱 Filters — the weights a convolution layer has learned")
@@ -15,9 +16,12 @@ loaded = resources.current_model()
 resources.untrained_banner(loaded)
 convs = resources.compute(tasks.conv_layers, loaded, None)
 
-c1, c2, c3 = st.columns([3, 1, 2])
-layer = c1.selectbox("Convolution layer", convs, index=0, key=f"flt_layer::{loaded.spec.name}",
+layer_key = f"flt_layer::{loaded.spec.name}"
+share.sync(layer_key, "flt_sort", "flt_view", choices={layer_key: convs, "flt_sort": ("index", "norm"),
+                                                      "flt_view": ("slices", "norms")})
+layer = layer_select(st, "Convolution layer", convs, loaded=loaded, key=layer_key,
                      help="Every nn.Conv2d of the model, first layer first.")
+c2, c3 = st.columns([1, 1])
 sort = c2.radio("Order", ("index", "norm"), horizontal=True, key="flt_sort",
                 help="norm: filters with the largest weights (L2 norm) first")
 bank = resources.compute(tasks.filters, loaded, None, layer=layer)
@@ -29,6 +33,7 @@ view = "rgb" if bank.is_rgb else c3.radio(
 st.markdown(f"**{layer}** · {bank.stats_line()}")
 
 key = f"flt_pick::{loaded.spec.name}::{layer}"
+share.sync(key, defaults={key: 0}, choices={key: range(bank.count)})
 st.session_state.setdefault(key, int(order[0]))
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -36,7 +41,8 @@ with left:
         cols = min(8, int(np.ceil(np.sqrt(bank.count))) + 2)
         img, grid = figures.filter_mosaic(rgb_tiles(bank, order, size=56), cols=cols)
         grid = figures.Grid(order, grid.cols, grid.tile, tile_h=grid.tile_h)
-        st.caption("Each tile is one filter seen as a tiny RGB picture (grey = 0, one scale for "
+        st.caption(f"Each tile is one filter seen as a tiny {'RGB' if bank.in_channels == 3 else 'grey'} "
+                   "picture (mid-grey = 0, one scale for "
                    "the whole layer). Click a tile to read its numbers.")
     elif view == "slices":
         shown = order[:32]
@@ -49,8 +55,8 @@ with left:
         grid = None
         st.caption("Rows: filters (in the chosen order) · columns: input channels · brightness: "
                    "size of that slice of weights.")
-    click = streamlit_image_coordinates(img, key=f"flt_click::{layer}::{view}::{sort}",
-                                        width="content", png_compression_level=6, cursor="pointer")
+    click = click_image(img, key=f"flt_click::{layer}::{view}::{sort}", pixelated=True,
+                        max_width=3 * img.size[0], alt=f"filters of {layer}")
     xy = figures.click_xy(click, img.size)
     if grid is not None and xy is not None and st.session_state.get("flt_last") != xy[2]:
         st.session_state["flt_last"] = xy[2]
@@ -66,8 +72,9 @@ with right:
     bias = "" if bank.bias is None else f" · bias {bank.bias[int(f)]:+.3f}"
     st.markdown(f"**Filter {f}** · norm {bank.norms[int(f)]:.3f}{bias}")
     if bank.is_rgb:
-        names = ("red", "green", "blue")
-        for tab, ch, name in zip(st.tabs([f"{n} input" for n in names]), range(3), names, strict=True):
+        names = ("red", "green", "blue") if bank.in_channels == 3 else ("grey",)  # 1-channel models
+        tabs = st.tabs([f"{n} input" for n in names])
+        for tab, ch, name in zip(tabs, range(len(names)), names, strict=True):
             tab.plotly_chart(figures.filter_values(w[ch], f"weights on the {name} channel", zmax=zmax),
                              width="stretch", config={"displayModeBar": False})
         st.image(figures.filter_mosaic(rgb_tiles(bank, np.array([int(f)]), size=120), cols=1)[0],

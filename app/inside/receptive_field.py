@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_image_coordinates import streamlit_image_coordinates
 
 from app.inside import figures, tasks
-from app.shell import resources
+from app.shell import resources, share
 from app.shell import sidebar as widgets
+from app.shell.clickimage import click_image
+from app.shell.pickers import labels_task, layer_select
 from vizcore.core.preprocess import resize_crop
 from vizcore.inside.features import spatial_layers, stage_layers
 from vizcore.inside.receptive import rf_box
 
+MODES = ("all channels at a position", "one channel")
 st.title("🔭 Receptive field — which pixels can one unit see?")
 loaded = resources.current_model()
 image = widgets.current_image()
@@ -22,31 +24,38 @@ layers = [n for n in spatial_layers(trace) if n in trace.layer_rf]
 stages = [n for n in stage_layers(trace) if n in layers]
 default = stages[len(stages) // 2] if stages else layers[len(layers) // 2]  # a middle stage
 
-c1, c2, c3 = st.columns([3, 2, 1])
-layer = c1.selectbox(
-    "Layer", layers, index=layers.index(default), key=f"rf_layer::{loaded.spec.name}",
-    format_func=lambda n: f"{n}  ·  {'×'.join(map(str, trace.layer_shape[n]))}  ·  "
-    f"RF {trace.layer_rf[n].size} px")
+layer_key = f"rf_layer::{loaded.spec.name}"
+share.sync(layer_key, "rf_mode", choices={layer_key: layers, "rf_mode": MODES})
+layer = layer_select(st, "Layer", layers, loaded=loaded, index=layers.index(default), key=layer_key,
+                     extra={n: f"RF {trace.layer_rf[n].size} px" for n in layers})
 n_ch, h, w = trace.layer_shape[layer]
-mode = c2.radio("Unit", ("all channels at a position", "one channel"), horizontal=True, key="rf_mode")
+c2, c3 = st.columns([3, 1])
+mode = c2.radio("Unit", MODES, horizontal=True, key="rf_mode")
 channel = -1
 if mode == "one channel":
-    channel = int(c3.number_input("Channel", 0, n_ch - 1, 0, key=f"rf_ch::{layer}"))
+    ch_key = f"rf_ch::{layer}"
+    share.sync(ch_key, defaults={ch_key: 0}, choices={ch_key: range(n_ch)})
+    channel = int(c3.number_input("Channel", 0, n_ch - 1, key=ch_key))
 
 with st.spinner("Computing the feature map…"):
     fm = resources.compute(tasks.maps, loaded, image, layer=layer)
 shown = fm.maps.mean(axis=0) if channel < 0 else fm.maps[channel]
 pos_key = f"rf_unit::{loaded.spec.name}::{layer}"
 st.session_state.setdefault(pos_key, (h // 2, w // 2))
+unit_key = f"rf_at::{loaded.spec.name}"  # the unit as "row,col" in the URL (shareable)
+share.sync(unit_key, choices={unit_key: [f"{r},{c}" for r in range(h) for c in range(w)]},
+           on_restore={unit_key: lambda: st.session_state.__setitem__(
+               pos_key, tuple(int(v) for v in st.session_state[unit_key].split(",")))})
 
 info = trace.layer_rf[layer]
 size = loaded.spec.input_size
 left, mid, right = st.columns(3, gap="medium")
 with left:
-    st.markdown(f"**1 · Click a unit** of `{layer}` ({h}×{w})")
+    where = resources.compute(labels_task, loaded, None)[layer]
+    st.markdown(f"**1 · Click a unit** of {where.where or where.what} ({h}×{w} units)")
     img = figures.clickable_map(shown, st.session_state[pos_key])
-    click = streamlit_image_coordinates(img, key=f"rf_click::{layer}", width=img.size[0],
-                                        png_compression_level=6, cursor="crosshair")
+    click = click_image(img, key=f"rf_click::{layer}", cursor="crosshair", pixelated=True,
+                        alt=f"feature map of {layer}: click a unit")
     xy = figures.click_xy(click, img.size)
     if xy is not None and st.session_state.get("rf_last") != xy[2]:
         st.session_state["rf_last"] = xy[2]
@@ -55,7 +64,9 @@ with left:
             st.session_state[pos_key] = unit
             st.rerun()
     row, col = st.session_state[pos_key]
-    st.caption(f"Unit row {row}, col {col} · "
+    st.session_state[unit_key] = f"{row},{col}"
+    st.query_params[unit_key] = f"{row},{col}"
+    st.caption(f"The ring marks unit row {row + 1}, column {col + 1} (of {h}×{w}) · "
                + ("mean over all channels shown" if channel < 0 else f"channel {channel} shown"))
 
 with st.spinner("Back-propagating from that unit to the pixels…"):
@@ -65,13 +76,14 @@ top, lft, bottom, rgt = rf_box(info, row, col, size)
 boxed, heat = figures.rf_views(base, (top, lft, bottom, rgt), erf.grad)
 with mid:
     st.markdown("**2 · Theoretical receptive field**")
-    st.image(boxed, width=img.size[0])
+    st.image(boxed, width="stretch")
     clipped = " (clipped at the image border)" if (bottom - top, rgt - lft) != (info.size,) * 2 else ""
-    st.caption(f"{info.size}×{info.size} px{clipped}: rows {top}–{bottom - 1}, cols {lft}–{rgt - 1} · "
+    st.caption(f"{info.size}×{info.size} px{clipped}: pixel rows {top + 1}–{bottom}, columns "
+               f"{lft + 1}–{rgt} of {size} · "
                f"jump {info.jump} px between neighbouring units")
 with right:
     st.markdown("**3 · Effective receptive field**")
-    st.image(heat, width=img.size[0])
+    st.image(heat, width="stretch")
     if erf.extent is None:
         st.caption("The gradient is zero everywhere: this unit is switched off (ReLU) for this "
                    "photo, so no pixel can move it a little. Try another unit.")

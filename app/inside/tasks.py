@@ -6,7 +6,7 @@ from __future__ import annotations
 from models.registry import LoadedModel
 from vizcore.core.hooks import conv_layer_names
 from vizcore.core.images import LoadedImage
-from vizcore.core.preprocess import to_input
+from vizcore.core.preprocess import ModelInput, as_model_input
 from vizcore.inside.architecture import ArchTable, build_table
 from vizcore.inside.features import FeatureMaps, activation_range, feature_maps, spatial_layers
 from vizcore.inside.filters import FilterBank, filter_bank
@@ -38,21 +38,22 @@ def filters(loaded: LoadedModel, _image: LoadedImage | None, *, layer: str) -> F
     return filter_bank(loaded.model, layer)
 
 
-def maps(loaded: LoadedModel, image: LoadedImage, *, layer: str) -> FeatureMaps:
+def maps(loaded: LoadedModel, image: LoadedImage | ModelInput, *, layer: str) -> FeatureMaps:
     """All channels of ``layer`` for ``image`` plus the overview strip, from one forward pass."""
     trace = model_trace(loaded, None)
-    return feature_maps(loaded.model, to_input(image.image, loaded.spec), layer, trace=trace)
+    return feature_maps(loaded.model, as_model_input(image, loaded.spec).tensor, layer, trace=trace)
 
 
-def global_range(loaded: LoadedModel, image: LoadedImage) -> tuple[float, float]:
+def global_range(loaded: LoadedModel, image: LoadedImage | ModelInput) -> tuple[float, float]:
     """(min, max) over every spatial layer's output for ``image`` (the "global" colour scale)."""
     trace = model_trace(loaded, None)
-    return activation_range(loaded.model, to_input(image.image, loaded.spec), spatial_layers(trace))
+    x = as_model_input(image, loaded.spec).tensor
+    return activation_range(loaded.model, x, spatial_layers(trace))
 
 
-def erf(loaded: LoadedModel, image: LoadedImage, *, layer: str, row: int, col: int,
+def erf(loaded: LoadedModel, image: LoadedImage | ModelInput, *, layer: str, row: int, col: int,
         channel: int) -> EffectiveRF:
     """Effective RF of unit (``channel``, ``row``, ``col``) of ``layer``; ``channel=-1`` = all."""
-    x = to_input(image.image, loaded.spec)
+    x = as_model_input(image, loaded.spec).tensor
     return effective_rf(loaded.model, x, layer, row=row, col=col,
                         channel=None if channel < 0 else channel)

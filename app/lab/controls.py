@@ -1,8 +1,6 @@
-"""Widgets of the Classroom lab page: read the teacher's choices into hashable task parameters."""
+"""Widgets of the Classroom lab page: read the teacher's choices into one ``LabSettings``."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,15 +8,35 @@ import streamlit as st
 from PIL import ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from app.lab.tasks import OPS
 from models.registry import LoadedModel
 from vizcore.core.hooks import conv_layer_names, resolve_layer
 from vizcore.core.images import LoadedImage
 from vizcore.lab.kernels import PRESET_NOTES, PRESETS, preset
-from vizcore.lab.stepping import StepPlan, same_padding, size_formula
+from vizcore.lab.settings import Kernel, LabSettings, Op, Source
+from vizcore.lab.stepping import StepPlan
 
-CONVS = ("conv", "depthwise", "transposed")
 PICK_WIDTH = 300
+SOURCES = {"preset": Source.PRESET, "learned filter": Source.LEARNED, "custom": Source.CUSTOM}
+# the session-state keys a shared link carries (with the type each is parsed to)
+SHARE_DEFAULTS: dict[str, object] = {
+    "lab_op": Op.CONV.value, "lab_src": "preset", "lab_preset": "Sobel x", "lab_k": 3, "lab_grid": 8,
+    "lab_rgb": "gray", "lab_stride": 1, "lab_pad": "0", "lab_dil": 1, "lab_filter": 1,
+    "lab_pool_k": 2, "lab_pool_s": 2, "lab_pool_pad": 0, "lab_side": 96, "lab_view": "forward",
+}
+SHARE_CHOICES: dict[str, tuple[object, ...]] = {
+    "lab_op": tuple(o.value for o in Op), "lab_src": tuple(SOURCES), "lab_preset": PRESETS,
+    "lab_k": tuple(range(1, 8)), "lab_grid": tuple(range(4, 17)), "lab_rgb": ("gray", "RGB"),
+    "lab_stride": (1, 2, 3, 4), "lab_pad": ("0", "1", "2", "3", "same"), "lab_dil": (1, 2, 3, 4),
+    "lab_pool_k": tuple(range(1, 6)), "lab_pool_s": tuple(range(1, 6)), "lab_pool_pad": (0, 1, 2),
+    "lab_side": tuple(range(8, 513, 8)), "lab_view": ("forward", "backward (gradients)"),
+}
+
+
+def init_defaults() -> None:
+    """Give every shared widget its default through session state (before ``share.sync`` and the
+    widgets), so a value restored from the URL never clashes with a widget's own default."""
+    for key, value in SHARE_DEFAULTS.items():
+        st.session_state.setdefault(key, value)
 
 
 def current_centre(image: LoadedImage) -> tuple[float, float]:
@@ -45,76 +63,93 @@ def region_picker(image: LoadedImage, box: tuple[int, int, int, int] | None) -> 
     st.caption("Click the photo to move the region (orange box).")
 
 
-def _custom_kernel(k: int, start: str) -> tuple[tuple[float, ...], ...]:
-    base = pd.DataFrame(preset(start, k).round(3), columns=[str(c) for c in range(k)])
+def _custom_kernel(k: int, start: str) -> Kernel:
+    base = pd.DataFrame(preset(start, k).round(3), columns=[str(c + 1) for c in range(k)])
     edited = st.data_editor(base, key=f"lab_custom::{k}::{start}", hide_index=True,
                             column_config={c: st.column_config.NumberColumn(c, format="%.3f")
                                            for c in base.columns})
     return tuple(tuple(float(v) for v in row) for row in edited.to_numpy(dtype=float, na_value=np.nan))
 
 
-def settings(loaded: LoadedModel) -> tuple[dict[str, Any], bool]:
-    """All options (hashable) for ``app.lab.tasks.lab`` and the large-font choice."""
-    c1, c2, c3, c4 = st.columns([2.2, 1.2, 1, 1.3])
-    op = c1.selectbox("Operation", list(OPS), format_func=OPS.get, key="lab_op")
-    grid = c2.select_slider("Grid (cells)", list(range(4, 17)), value=8, key="lab_grid",
-                            help="The region is box-downsampled to this many cells per side.")
-    rgb = c3.radio("Colour", ["RGB", "gray"], horizontal=True, key="lab_rgb") == "RGB"
-    big = c4.toggle("Large font (projector)", key="lab_big")
-    side = c4.slider("Region (photo pixels)", 8, 512, 96, step=8, key="lab_side")
-    p: dict[str, Any] = dict(op=op, grid=grid, rgb=rgb, side=side, source="preset",
-                             preset_name="Sobel x", custom=(), k=3, filter_index=0, fold_bn=True,
-                             stride=1, padding=0, dilation=1, output_padding=0, channel=0)
+def _kernel_knobs(loaded: LoadedModel, cols: list) -> dict[str, object]:
+    """Kernel source, preset / learned filter and kernel size of a convolution."""
+    d1, d2, d3 = cols
+    src = SOURCES[d1.radio("Kernel", list(SOURCES), horizontal=True, key="lab_src",
+                           help="A classic hand-made kernel, a real filter of the selected model's "
+                           "first conv layer, or your own numbers.")]
+    p: dict[str, object] = {"source": src}
+    if src is Source.LEARNED:
+        layer = conv_layer_names(loaded.model)[0]
+        conv = resolve_layer(loaded.model, layer)
+        p["k"] = int(conv.kernel_size[0])
+        p["filter_index"] = int(d2.number_input(
+            f"Filter of {layer} (1–{conv.out_channels})", 1, conv.out_channels, key="lab_filter")) - 1
+        p["fold_bn"] = d2.checkbox("Fold the BatchNorm after it", True, key="lab_fold")
+        d3.markdown(f"Kernel size  \n**{p['k']}×{p['k']}** (the layer's)")
+        return p
+    p["k"] = d3.slider("Kernel size", 1, 7, key="lab_k")
+    p["preset_name"] = d2.selectbox("Preset" if src is Source.PRESET else "Start from", PRESETS,
+                                    key="lab_preset")
+    if src is Source.PRESET:
+        d2.caption(f"{p['preset_name']}: {PRESET_NOTES[str(p['preset_name'])]}")
+    return p
+
+
+def _conv_knobs(loaded: LoadedModel, op: Op) -> dict[str, object]:
     d1, d2, d3, d4, d5, d6 = st.columns([1.3, 1.55, 1, 0.85, 1.15, 0.85])
-    if op in CONVS:
-        src = d1.radio("Kernel", ["learned filter", "preset", "custom"], horizontal=True,
-                       key="lab_src", help="A real filter of the selected model's first conv layer, "
-                       "a classic hand-made kernel, or your own numbers.")
-        p["source"] = {"learned filter": "learned"}.get(src, src)
-        if p["source"] == "learned":
-            conv = resolve_layer(loaded.model, conv_layer_names(loaded.model)[0])
-            p["k"] = int(conv.kernel_size[0])
-            p["filter_index"] = int(d2.number_input(
-                f"Filter of {conv_layer_names(loaded.model)[0]} (0–{conv.out_channels - 1})", 0,
-                conv.out_channels - 1, 0, key="lab_filter"))
-            p["fold_bn"] = d2.checkbox("Fold the BatchNorm after it", True, key="lab_fold")
-            d3.markdown(f"Kernel size  \n**{p['k']}×{p['k']}** (the layer's)")
-        else:
-            p["k"] = d3.slider("Kernel size", 1, 7, 3, key="lab_k")
-            p["preset_name"] = d2.selectbox("Preset" if p["source"] == "preset" else "Start from",
-                                            PRESETS, index=4, key="lab_preset")
-            if p["source"] == "preset":
-                d2.caption(f"{p['preset_name']}: {PRESET_NOTES[p['preset_name']]}")
-        p["stride"] = d4.number_input("Stride", 1, 4, 1, key="lab_stride")
-        pad = d5.selectbox("Padding", ["0", "1", "2", "3", "same"], key="lab_pad",
-                           help="Zero padding on every side; 'same' keeps the size (stride 1).")
-        p["padding"] = pad if pad == "same" else int(pad)
-        if op == "transposed":
-            p["output_padding"] = d5.selectbox(
-                "Output padding", [0, 1, 2, 3], key="lab_out_pad",
-                help="Extra cells at the bottom and right (blue): a strided convolution maps several "
-                "sizes to the same one, this picks which. Must be smaller than the stride or the "
-                "dilation (torch's rule).")
-        p["dilation"] = d6.number_input("Dilation", 1, 4, 1, key="lab_dil")
-        if p["source"] == "custom":
-            st.markdown("**Your kernel** — edit the numbers:")
-            p["custom"] = _custom_kernel(p["k"], p["preset_name"])
-    elif op != "gap":
-        p["k"] = d1.slider("Window", 1, 5, 2, key="lab_pool_k")
-        p["stride"] = d2.number_input("Stride", 1, 5, p["k"], key="lab_pool_s")
-        p["padding"] = d3.selectbox(
-            "Padding", [0, 1, 2], key="lab_pool_pad",
-            help="Cells added on every side, at most half the window (torch's rule). Max pooling "
-            "pads with −∞ (never the winner); average pooling pads with zeros that count in the mean.")
-    if op in ("depthwise", "max", "avg", "gap") and rgb:
+    p = _kernel_knobs(loaded, [d1, d2, d3])
+    p["stride"] = d4.number_input("Stride", 1, 4, key="lab_stride")
+    pad = d5.selectbox("Padding", ["0", "1", "2", "3", "same"], key="lab_pad",
+                       help="Zero padding on every side; 'same' keeps the size (stride 1).")
+    p["padding"] = pad if pad == "same" else int(pad)
+    if op is Op.TRANSPOSED:
+        p["output_padding"] = d5.selectbox(
+            "Output padding", [0, 1, 2, 3], key="lab_out_pad",
+            help="Extra cells at the bottom and right (blue): a strided convolution maps several "
+            "sizes to the same one, this picks which. Must be smaller than the stride or the "
+            "dilation (torch's rule).")
+    p["dilation"] = d6.number_input("Dilation", 1, 4, key="lab_dil")
+    if p["source"] is Source.CUSTOM:
+        st.markdown("**Your kernel** — edit the numbers:")
+        p["custom"] = _custom_kernel(int(p["k"]), str(p["preset_name"]))
+    return p
+
+
+def _pool_knobs() -> dict[str, object]:
+    d1, d2, d3, _ = st.columns([1.3, 1, 1, 2])
+    k = d1.slider("Window", 1, 5, key="lab_pool_k")
+    return {"k": k, "stride": d2.number_input("Stride", 1, 5, key="lab_pool_s"),
+            "padding": d3.selectbox(
+                "Padding", [0, 1, 2], key="lab_pool_pad",
+                help="Cells added on every side, at most half the window (torch's rule). Max "
+                "pooling pads with −∞ (never the winner); average pooling pads with zeros that "
+                "count in the mean.")}
+
+
+def settings(loaded: LoadedModel, centre: tuple[float, float], big_default: bool) -> tuple[LabSettings, bool]:
+    """Every option as one ``LabSettings`` and the large-font choice."""
+    c1, c2, c3, c4 = st.columns([2.2, 1.2, 1, 1.3])
+    op = Op(c1.selectbox("Operation", [o.value for o in Op], format_func=lambda v: Op(v).label,
+                         key="lab_op"))
+    grid = c2.select_slider("Grid (cells)", list(range(4, 17)), key="lab_grid",
+                            help="The region is box-downsampled to this many cells per side.")
+    rgb = c3.radio("Colour", ["gray", "RGB"], horizontal=True, key="lab_rgb") == "RGB"
+    big = c4.toggle("Large numbers (projector)", value=big_default, key="lab_big")
+    side = c4.slider("Region (photo pixels)", 8, 512, step=8, key="lab_side")
+    p: dict[str, object] = {}
+    if op.is_conv:
+        p = _conv_knobs(loaded, op)
+    elif op is not Op.GAP:
+        p = _pool_knobs()
+    if op.per_channel and (rgb or p.get("source") is Source.LEARNED):
         p["channel"] = ["R", "G", "B"].index(st.radio("Step channel", ["R", "G", "B"],
                                                       horizontal=True, key="lab_ch"))
-    return p, big
+    return LabSettings(op=op, grid=grid, rgb=rgb, side=side, centre=centre, **p).canonical(), big
 
 
 def upstream_cell(plan: StepPlan, channel: int) -> tuple[int, int, int] | None:
     """The teacher's upstream gradient for the convolution backward view: None = all ones, or the
-    (channel, row, col) of the one output cell g is 1 at (kept inside the current output)."""
+    (channel, row, col) (0-based) of the one output cell g is 1 at; the widgets count from 1."""
     c1, c2, c3 = st.columns([2.4, 1, 1])
     one = c1.radio("Upstream gradient g = ∂L/∂y", ["all ones (L = the sum of the outputs)",
                                                    "one output cell"], horizontal=True,
@@ -124,22 +159,6 @@ def upstream_cell(plan: StepPlan, channel: int) -> tuple[int, int, int] | None:
     c_out, ho, wo = plan.output.shape
     picks = []
     for col, key, n, what in ((c2, "lab_grad_row", ho, "row"), (c3, "lab_grad_col", wo, "column")):
-        st.session_state[key] = min(st.session_state.get(key, n // 2), n - 1)
-        picks.append(int(col.number_input(f"Output {what} (0–{n - 1})", 0, n - 1, key=key)))
+        st.session_state[key] = min(st.session_state.get(key, n // 2 + 1), n)
+        picks.append(int(col.number_input(f"Output {what} (1–{n})", 1, n, key=key)) - 1)
     return (min(channel, c_out - 1), picks[0], picks[1])
-
-
-def formula_text(p: dict[str, Any]) -> str:
-    """The output-size formula with the numbers substituted (also for impossible settings)."""
-    n, k = p["grid"], (p["grid"] if p["op"] == "gap" else p["k"])
-    if p["op"] == "transposed":
-        op = p.get("output_padding", 0)
-        o = (n - 1) * p["stride"] - 2 * int(p["padding"] if p["padding"] != "same" else 0) \
-            + p["dilation"] * (k - 1) + op + 1
-        return (f"(n − 1)·s − 2p + d(k−1) + output_padding + 1 = ({n} − 1)·{p['stride']} − "
-                f"2·{p['padding']} + {p['dilation']}·{k - 1} + {op} + 1 = {o}")
-    pad = 0 if p["op"] == "gap" else p["padding"]
-    total = sum(same_padding(k, p["dilation"])) if pad == "same" else 2 * int(pad)
-    stride = 1 if p["op"] == "gap" else p["stride"]
-    dil = p["dilation"] if p["op"] in CONVS else 1
-    return size_formula(n, k, stride=stride, pad_total=total, dilation=dil)

@@ -2,61 +2,101 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from app.lab import controls as lab_controls
-from app.lab import figures, tasks
+from app.lab import tasks
 from app.lab import text as lab_text
-from app.lab.gif import gif_bytes
-from app.lab.player import player_html
-from app.shell import resources
+from app.lab.player import bar_px, player_html
+from app.lab.tasks import View
+from app.shell import resources, share
 from app.shell import sidebar as widgets
+from app.shell.presenter import presenting
 from app.shell.static_assets import plotly_js_url
+from vizcore.lab.lesson import conv_gradients, formula
+from vizcore.lab.settings import LabSettings
 
-st.title("🧮 Classroom lab — convolution and pooling, step by step")
+lab_controls.init_defaults()
+share.sync(*lab_controls.SHARE_DEFAULTS, defaults=lab_controls.SHARE_DEFAULTS,
+           choices=lab_controls.SHARE_CHOICES)
+present = presenting()
+TITLE = "🧮 Classroom lab — convolution and pooling, step by step"
+if present:  # presenter mode: a compact heading, so the player and its grid fit one screen
+    st.markdown(f"### {TITLE}")
+else:
+    st.title(TITLE)
 loaded = resources.current_model()
 image = widgets.current_image()
 resources.untrained_banner(loaded)
 
-with st.container(border=True):
-    p, big = lab_controls.settings(loaded)
-relu = p["op"] in lab_controls.CONVS and st.toggle("Apply ReLU to the output", key="lab_relu")
-st.markdown(f"**Output size** (per side): `{lab_controls.formula_text(p)}`")
-
+with st.expander("⚙️ Settings — operation, kernel, stride, padding, grid", expanded=not present):
+    s, big = lab_controls.settings(loaded, lab_controls.current_centre(image), present)
+    relu = s.op.is_conv and st.toggle("Apply ReLU to the output", key="lab_relu")
+above = st.container()
+player = st.container()
+below = st.container()  # presenter mode: the formula and the view switch go under the player
+f1, f2 = (below if present else above).columns([3, 1.2], vertical_alignment="center")
+f1.markdown(f"**Output size** (per side): `{formula(s)}`")
 try:
     with st.spinner("Preparing the steps…"):
-        res = resources.compute(tasks.lab, loaded, image, centre=lab_controls.current_centre(image),
-                                **p)
+        res = resources.compute(tasks.lab, loaded, image, settings=s)
 except ValueError as exc:
     st.error(f"**These settings don't work:** {exc}")
-    st.info(f"Change the {lab_text.KNOBS.get(p['op'], 'settings')} above — the formula shows why.")
+    st.info(f"Change the {s.op.knobs} in the settings above — the formula shows why.")
     st.stop()
-
-if res.learned is not None:
-    lf = res.learned
-    st.info(f"**Real learned filter {lf.index} of {lf.count}** from `{lf.layer}` of "
-            f"{loaded.spec.display_name} (stride {lf.stride[0]}, padding {lf.padding[0]} in the model)"
-            f". {lf.note}" + ("" if loaded.trained else " ⚠️ The model is untrained: random numbers."))
-st.caption(f"{res.values_note} {lab_text.GRID_LEGEND}")
-
-view, spec, static = "forward", None, None
+view = View.FORWARD
 if res.routing is not None or res.grads is not None:
-    view = st.segmented_control("View", ["forward", "backward (gradients)"], default="forward",
-                                key="lab_view") or "forward"
-conv_back = view != "forward" and res.grads is not None
+    view = View(f2.segmented_control("View", [v.value for v in View], key="lab_view") or View.FORWARD)
+
+
+def _start_step(settings: LabSettings, shown: View) -> int:
+    """0-based step the player opens on: the shared link's ``?step=N`` until the settings change."""
+    seen = st.session_state.get("lab_step_for")
+    st.session_state["lab_step_for"] = (settings, shown)
+    if seen is not None and seen != (settings, shown):
+        st.query_params.pop("step", None)
+        return 0
+    try:
+        return max(int(st.query_params.get("step", "1")) - 1, 0)
+    except ValueError:
+        return 0
+
+
+cell = None
+conv_back = view is View.BACKWARD and res.grads is not None
+if conv_back:
+    cell = lab_controls.upstream_cell(res.plan, s.channel)
 try:
-    if view == "forward":
-        spec = figures.forward_figure(res.plan, res.channel_names, channel=p["channel"], relu=relu,
-                                      big=big)
-    elif res.routing is not None:
-        spec = figures.backward_figure(res.plan, res.routing, channel=p["channel"], big=big)
-    else:
-        cell = lab_controls.upstream_cell(res.plan, p["channel"])
-        grads = res.grads if cell is None else tasks.conv_gradients(res.plan, cell)
-        static = figures.conv_backward_figure(res.plan, grads, res.channel_names, cell=cell, big=big)
+    fig = resources.compute(tasks.figure, loaded, image, settings=s, view=view, big=big, relu=relu,
+                            cell=cell)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
+if fig.animated:
+    player.iframe(player_html(fig.json, big=big, start=_start_step(s, view), plotly_src=plotly_js_url()),
+                  height=fig.height + bar_px(big))
+else:
+    grads = res.grads if cell is None else conv_gradients(res.plan, cell)
+    st.markdown(lab_text.gradient_summary(res.plan, grads, res.channel_names, cell, relu=relu))
+    st.plotly_chart(json.loads(fig.json), theme=None, config={"displayModeBar": False},
+                    key="lab_conv_backward")
+    st.caption(lab_text.CONV_BACKWARD_NOTE)
+if view is View.BACKWARD and res.routing is not None:
+    st.caption(lab_text.BACKWARD)
+
+if res.learned is not None:
+    lf = res.learned
+    st.info(f"**Real learned filter {lf.index + 1} of {lf.count}** from `{lf.layer}` of "
+            f"{loaded.spec.display_name} (stride {lf.stride[0]}, padding {lf.padding[0]} in the model)"
+            f". {lf.note}" + ("" if loaded.trained else " ⚠️ The model is untrained: random numbers."))
+    if lf.folded:
+        with st.expander("Why are these the network's numbers? (BatchNorm folding)"):
+            st.markdown(lab_text.LEARNED)
+elif s == LabSettings(centre=s.centre, side=s.side, grid=s.grid):
+    st.caption(lab_text.START)
+st.caption(f"{res.values_note} {lab_text.GRID_LEGEND}")
 
 left, middle, right = st.columns([1, 1, 1.6], gap="medium")
 with left:
@@ -66,26 +106,19 @@ with middle:
     st.markdown("**The whole photo**")
     st.image(res.whole, caption=res.whole_note, width="stretch")
 with right, st.expander("What is happening?", expanded=True):
-    st.markdown(lab_text.CONV_BACKWARD if conv_back else lab_text.EXPLAIN[p["op"]])
-if spec is not None:
-    st.iframe(player_html(spec, big=big, plotly_src=plotly_js_url()),
-              height=int(spec["layout"]["height"]) + 70)
-if static is not None:
-    st.markdown(lab_text.gradient_summary(res.plan, grads, res.channel_names, cell, relu=relu))
-    st.plotly_chart(static, theme=None, config={"displayModeBar": False}, key="lab_conv_backward")
-    st.caption(lab_text.CONV_BACKWARD_NOTE)
-elif view != "forward":
-    st.caption(lab_text.BACKWARD)
+    st.markdown(lab_text.CONV_BACKWARD if conv_back else lab_text.EXPLAIN[s.op])
 
 st.divider()
 g1, g2, g3 = st.columns([1, 1, 2])
-if g1.button("🎞️ Make an animated GIF", key="lab_gif_make"):
+if g1.button("🎞️ Make an animated GIF", key="lab_gif_make",
+             help="A colour GIF of the forward steps for slides (projector size)."):
+    st.session_state["lab_gif_on"] = True
+if st.session_state.get("lab_gif_on"):
     with st.spinner("Drawing the frames…"):
-        st.session_state["lab_gif"] = gif_bytes(res.plan, channel=p["channel"])
-if st.session_state.get("lab_gif"):
-    g2.download_button("⬇️ Download GIF", st.session_state["lab_gif"], file_name="cnn-lens-lab.gif",
+        gif = resources.compute(tasks.gif, loaded, image, settings=s, relu=relu)
+    g2.download_button("⬇️ Download GIF", gif, file_name=f"cnn-lens-lab-{s.op.value}.gif",
                        mime="image/gif", key="lab_gif_dl")
-if spec is not None:
+if fig.animated:
     g3.download_button("⬇️ Download this animation as an offline HTML page",
-                       lambda: player_html(spec, big=big), file_name="cnn-lens-lab.html",
+                       lambda: player_html(fig.json, big=big), file_name="cnn-lens-lab.html",
                        mime="text/html", key="lab_html_dl")

@@ -1,18 +1,25 @@
 """A self-contained HTML player for a lab animation: everything steps in the browser.
 
-Buttons ⏮ ◀ ▶/⏸ ▶ ⏭, a speed menu and the keys ← → (step), space (play/pause), Home/End, on top
-of the figure's own slider. No server round trip: plotly.js animates the prepared frames.
+Buttons ⏮ ◀ ▶/⏸ ▶ ⏭, a speed menu, a scrub bar and the keys ← → (step), space (play/pause),
+Home/End. The step line is HTML above the figure (it wraps instead of being cut off), and every
+cell's font is fitted to the cell as drawn (any window width or browser zoom). The current step is
+written into the app's URL (``?step=N``, 1-based) so a shared link opens on it.
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
 SPEEDS = {"slow": 1200, "normal": 500, "fast": 150, "very fast": 40}
+_JS = Path(__file__).with_name("player.js")
+
+
+def bar_px(big: bool) -> int:
+    """Height of the toolbar + two lines of step text above the figure (added to the iframe)."""
+    return 116 if big else 92
 
 
 @lru_cache(maxsize=1)
@@ -20,16 +27,18 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
-def player_html(spec: dict[str, Any], *, big: bool = False, speed: str = "normal",
-                plotly_src: str | None = None) -> str:
-    """HTML page that plays ``spec`` (a lab figure dict).
+@lru_cache(maxsize=1)
+def _player_js() -> str:
+    return _JS.read_text(encoding="utf-8")
 
-    plotly.js is loaded from ``plotly_src`` when given (served statically by the app), else inlined
-    so the page works offline as a download.
-    """
+
+def player_html(fig_json: str, *, big: bool = False, speed: str = "normal", start: int = 0,
+                plotly_src: str | None = None) -> str:
+    """HTML page that plays ``fig_json`` (a lab figure as plotly JSON text), from step ``start``
+    (0-based). plotly.js is loaded from ``plotly_src`` when given (served statically by the app),
+    else inlined so the page works offline as a download."""
     script = (f'<script src="{plotly_src}"></script>' if plotly_src
               else f"<script>{_plotly_js()}</script>")
-    spec = {**spec, "layout": {**spec["layout"], "updatemenus": []}}  # our own buttons replace them
     size = 20 if big else 15
     options = "".join(f'<option value="{ms}"{" selected" if name == speed else ""}>{name}</option>'
                       for name, ms in SPEEDS.items())
@@ -38,12 +47,16 @@ def player_html(spec: dict[str, Any], *, big: bool = False, speed: str = "normal
 <style>
  body {{ margin: 0; overflow-x: hidden; font-family: "Source Sans Pro", sans-serif; font-size: {size}px; }}
  #bar {{ display: flex; gap: 8px; align-items: center; flex-wrap: wrap; padding: 4px 2px; }}
- #bar button {{ font-size: {size}px; padding: 4px 12px; border-radius: 8px; cursor: pointer;
+ #bar select {{ font-size: {size}px; }}
+ #bar button {{ font-size: {size}px; padding: 3px 12px; border-radius: 8px; cursor: pointer;
    border: 1px solid #bbb; background: #fff; }}
- #bar button:focus-visible {{ outline: 3px solid #e4572e; }}
- #play {{ min-width: 6.5em; background: #e4572e !important; color: #fff; border-color: #e4572e !important; }}
- #pos {{ font-weight: 600; margin-left: 8px; }}
- .hint {{ color: #666; font-size: {size - 3}px; }}
+ #bar button:focus-visible, #scrub:focus-visible {{ outline: 3px solid #e4572e; }}
+ #play {{ min-width: 6.5em; background: #c4411b !important; color: #fff; border-color: #c4411b !important; }}
+ #scrub {{ flex: 1 1 160px; min-width: 120px; accent-color: #c4411b; }}
+ #pos {{ font-weight: 600; white-space: nowrap; }}
+ .hint {{ color: #444; font-size: {size - 2}px; }}
+ #step {{ font-size: {size + 2}px; padding: 2px 4px; min-height: 2.6em; line-height: 1.3; }}
+ .gtitle {{ display: none; }}
 </style></head><body tabindex="0">
 <div id="bar" role="toolbar" aria-label="animation controls">
  <button id="first" title="first step (Home)" aria-label="first step">⏮</button>
@@ -52,45 +65,13 @@ def player_html(spec: dict[str, Any], *, big: bool = False, speed: str = "normal
  <button id="next" title="step forward (→)" aria-label="step forward">forward ▶</button>
  <button id="last" title="last step (End)" aria-label="last step">⏭</button>
  <label>speed <select id="speed">{options}</select></label>
+ <input id="scrub" type="range" min="1" value="1" aria-label="scrub through the steps">
  <span id="pos"></span><span class="hint">keys: ← → space Home End</span>
 </div>
+<div id="step" aria-live="polite"></div>
 <div id="plot"></div>
 <script>
-const fig = {json.dumps(spec, separators=(",", ":"))};
-const gd = document.getElementById("plot"), pos = document.getElementById("pos");
-const playBtn = document.getElementById("play"), speedSel = document.getElementById("speed");
-const names = fig.frames.map(f => f.name);
-let cur = 0, timer = null;
-function label() {{ pos.textContent = "step " + (cur + 1) + " / " + names.length; }}
-function show(i) {{
-  cur = Math.max(0, Math.min(names.length - 1, i)); label();
-  return Plotly.animate(gd, [names[cur]], {{mode: "immediate", frame: {{duration: 0, redraw: true}},
-                                            transition: {{duration: 0}}}});
-}}
-function pause() {{ if (timer) clearInterval(timer); timer = null; playBtn.textContent = "▶ play"; }}
-function play() {{
-  if (cur >= names.length - 1) show(0);
-  playBtn.textContent = "⏸ pause";
-  timer = setInterval(() => {{ if (cur >= names.length - 1) pause(); else show(cur + 1); }},
-                      Number(speedSel.value));
-}}
-function toggle() {{ if (timer) pause(); else play(); }}
-document.getElementById("first").onclick = () => {{ pause(); show(0); }};
-document.getElementById("last").onclick = () => {{ pause(); show(names.length - 1); }};
-document.getElementById("prev").onclick = () => {{ pause(); show(cur - 1); }};
-document.getElementById("next").onclick = () => {{ pause(); show(cur + 1); }};
-playBtn.onclick = toggle;
-speedSel.onchange = () => {{ if (timer) {{ pause(); play(); }} }};
-document.addEventListener("keydown", e => {{
-  const k = {{ArrowRight: () => show(cur + 1), ArrowLeft: () => show(cur - 1), " ": toggle,
-             Home: () => show(0), End: () => show(names.length - 1)}}[e.key];
-  if (k) {{ e.preventDefault(); if (e.key !== " ") pause(); k(); }}
-}});
-Plotly.newPlot(gd, fig.data, fig.layout, {{displaylogo: false, responsive: true,
-  modeBarButtonsToRemove: ["select2d", "lasso2d"]}}).then(() => {{
-  Plotly.addFrames(gd, fig.frames);
-  gd.on("plotly_sliderchange", e => {{ pause(); cur = names.indexOf(e.step.args[0][0]); label(); }});
-  show(0); document.body.focus();
-}});
-window.labPlayer = {{show, play, pause, current: () => cur}};
-</script></body></html>"""
+const fig = {fig_json};
+const START = {int(start)}, BIG = {"true" if big else "false"};
+</script>
+<script>{_player_js()}</script></body></html>"""

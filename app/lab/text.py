@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from vizcore.lab.backward import ConvGradients, transpose_args
+from vizcore.lab.settings import Op
 from vizcore.lab.stepping import StepPlan
 
 EXPLAIN = {
-    "conv": (
+    Op.CONV: (
         "**Convolution** slides one small kernel over the input. At each position it multiplies "
         "the numbers under the window by the kernel's numbers (the *products*), adds them all up, "
         "adds one bias, and writes the result into one output cell. The **same kernel** is used at "
@@ -17,13 +18,13 @@ EXPLAIN = {
         "**dilation** spreads the kernel taps apart to see further with the same number of weights. "
         "An optional **ReLU** then keeps positives and turns negatives into 0."
     ),
-    "depthwise": (
+    Op.DEPTHWISE: (
         "**Depthwise (grouped) convolution** gives every input channel its **own** kernel and keeps "
         "the channels apart: the red output only ever sees red input, and so on (groups = number of "
         "channels). It costs a fraction of a normal convolution; MobileNet and EfficientNet follow "
         "it with a 1×1 convolution to mix the channels (*depthwise separable*)."
     ),
-    "transposed": (
+    Op.TRANSPOSED: (
         "**Transposed convolution** makes a feature map **bigger** (decoders, segmentation, GANs). "
         "It is the same as an ordinary stride-1 convolution over a stretched input: `stride − 1` "
         "zeros are inserted between the pixels (yellow cells), a border of `d(k−1) − p` zeros is "
@@ -33,7 +34,7 @@ EXPLAIN = {
         "to 4, so the upsampling has to be told which size to give back. It must be smaller than "
         "the stride (or the dilation)."
     ),
-    "max": (
+    Op.MAX: (
         "**Max pooling** keeps only the largest number in each window (the ★ winner). It shrinks "
         "the map, keeps the strongest evidence and tolerates small shifts — but throws away where "
         "exactly inside the window it was. **Padding** (at most half the window) adds a border of "
@@ -41,7 +42,7 @@ EXPLAIN = {
         "their largest real number. **Backward**: the gradient of a window goes **only to its "
         "winner**; every other cell gets 0 (padding never gets any)."
     ),
-    "avg": (
+    Op.AVG: (
         "**Average pooling** replaces each window by its mean: a kernel of equal weights 1/k². It is "
         "smoother than max pooling and keeps some information from every cell. **Padding** (at "
         "most half the window) adds a border of **zeros** (blue cells) that **count** in the mean "
@@ -49,7 +50,7 @@ EXPLAIN = {
         "get darker. **Backward**: each window's gradient is **split equally** among its k² cells; "
         "the shares that land on padding are dropped."
     ),
-    "gap": (
+    Op.GAP: (
         "**Global average pooling** averages the **whole** map into one number per channel. Modern "
         "CNNs (ResNet, EfficientNet) use it before the classifier instead of big fully connected "
         "layers: no parameters, and any input size works. **Backward**: every cell gets 1/(H·W) of "
@@ -57,14 +58,20 @@ EXPLAIN = {
     ),
 }
 
-KNOBS = {"conv": "kernel size, stride, padding or dilation",
-         "depthwise": "kernel size, stride, padding or dilation",
-         "transposed": "kernel size, stride, padding, output padding or dilation",
-         "max": "window, stride or padding", "avg": "window, stride or padding", "gap": "grid"}
+START = ("**Start simple:** a grey region and a classic edge detector (Sobel x). Press ▶ play and "
+         "watch the window slide. Then pick **Kernel → learned filter** to see a real filter the "
+         "network learned.")
+
+LEARNED = ("**Where the learned numbers come from.** In the model this convolution is followed by "
+           "**BatchNorm**, which at inference time is just a fixed scale and shift per filter: "
+           "y = γ·(x − μ)/√(σ² + ε) + β. Because a convolution is linear, we *fold* it in: each "
+           "weight is multiplied by γ/√(σ² + ε) and the bias becomes β − μ·γ/√(σ² + ε). The "
+           "folded filter gives exactly the numbers the network computes after its first "
+           "BatchNorm. Untick *Fold the BatchNorm* to see the raw weights.")
 
 GRID_LEGEND = ("Blue cells = padding (zeros; −∞ for max pooling) · yellow cells = zeros inserted "
-               "by a transposed convolution · orange boxes = the window (with dilation the taps are "
-               "separate cells) · grey output cells are not computed yet.")
+               "by a transposed convolution · orange-and-black boxes = the window (with dilation "
+               "the taps are separate cells) · grey output cells are not computed yet.")
 
 BACKWARD = ("The upstream gradient here is made up (1, 2, 3, … one per output cell) so you can "
             "follow every number. Each step takes one output cell's gradient and sends it back "
@@ -100,7 +107,7 @@ def gradient_summary(plan: StepPlan, grads: ConvGradients, names: tuple[str, ...
         what = "**g = 1** at every output cell (L = the sum of all outputs)"
     else:
         of = f" of channel {names[cell[0]]}" if plan.output.shape[0] > 1 else ""
-        what = f"**g = 1 only at output[{cell[1]}, {cell[2]}]**{of}, 0 elsewhere"
+        what = f"**g = 1 only at output row {cell[1] + 1}, col {cell[2] + 1}**{of}, 0 elsewhere"
     gb = grads.grad_bias
     bias = (f"**∂L/∂b** = Σ g = **{gb[0]:.4g}**" if len(gb) == 1 else "**∂L/∂b** = Σ g per channel: "
             + " · ".join(f"{names[o]} **{v:.4g}**" for o, v in enumerate(gb)))

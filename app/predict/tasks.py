@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from models.registry import LoadedModel
 from vizcore.core.images import LoadedImage
-from vizcore.core.preprocess import to_input
+from vizcore.core.preprocess import ModelInput, as_model_input
 from vizcore.predict.topk import Prediction, predict
 
 
-def prediction(loaded: LoadedModel, image: LoadedImage, *, k: int = 5) -> Prediction:
-    """Top-k prediction of the shared model on ``image``."""
-    return predict(loaded.model, to_input(image.image, loaded.spec), loaded.spec.categories, k=k)
+def prediction(loaded: LoadedModel, image: LoadedImage | ModelInput, *, k: int = 5) -> Prediction:
+    """Top-k prediction of the shared model on ``image`` (its ``ModelInput``, or the photo)."""
+    return predict(loaded.model, as_model_input(image, loaded.spec).tensor, loaded.spec.categories, k=k)

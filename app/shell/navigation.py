@@ -27,12 +27,15 @@ class PageEntry:
 PAGES: tuple[PageEntry, ...] = (
     PageEntry("Predict", "predict/page.py", "Predict", "🎯", "predict"),
     PageEntry("Explain", "explain/page.py", "Explain (Grad-CAM lab)", "🔥", "explain"),
+    PageEntry("Explain", "adversarial/page.py", "Adversarial examples", "🎭", "adversarial"),
     PageEntry("Inside the network", "inside/filters.py", "Filters", "🧱", "filters"),
     PageEntry("Inside the network", "inside/feature_maps.py", "Feature maps", "🧩", "feature_maps"),
     PageEntry("Inside the network", "inside/architecture.py", "Architecture", "🏛️", "architecture"),
+    PageEntry("Inside the network", "architectures/page.py", "Architectures compared", "🆚", "architectures"),
     PageEntry("Inside the network", "inside/receptive_field.py", "Receptive field", "🔭", "receptive_field"),
     PageEntry("Inside the network", "featvis/page.py", "Feature visualisation", "✨", "feature_vis"),
     PageEntry("Classroom", "lab/page.py", "Convolution lab", "🧮", "lab"),
+    PageEntry("Train", "transfer/page.py", "Transfer learning", "🎓", "transfer"),
 )
 
 

@@ -3,7 +3,10 @@
 * one shared, frozen model per (name, trained) — ``current_model()``;
 * one compute gate for the whole server, sized to the cores — ``gate()``;
 * ``compute(fn, loaded, image, **params)``: runs ``fn(loaded, image, **params)`` holding a gate slot
-  and the model's lock, cached by content (model, weights, image hash, every parameter).
+  and the model's lock, cached by content (model, weights, image hash, every parameter) in a result
+  cache bounded by bytes (``CNN_LENS_RESULT_CACHE_MB``, default 512);
+* ``model_turn(loaded)``: a context for one short step of a long job (gate slot + model lock, both
+  first come first served), so long jobs interleave with everyone else's requests.
 """
 
 from __future__ import annotations
@@ -15,19 +18,43 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from app.shell.errors import escape_md
 from models.registry import LoadedModel, WeightsUnavailable, default_model_name, get_spec, load_model
 from vizcore.core.gate import Gate, GateTimeout
 from vizcore.core.images import LoadedImage
+from vizcore.core.memcache import MISS, ResultCache, key_of
+from vizcore.core.preprocess import ModelInput, recipe_key
+from vizcore.core.preprocess import model_input as _make_input
 
 R = TypeVar("R")
 MODEL_KEY = "model_name"
 CACHE_TTL_S = 3600
 QUEUE_TIMEOUT_S = 300.0  # longest wait for a compute slot before "too busy"
+LOCK_TIMEOUT_S = 120.0  # longest wait for the model (between another job's steps) before "too busy"
+RESULT_CACHE_BYTES = int(os.environ.get("CNN_LENS_RESULT_CACHE_MB", "512")) * 2**20
+RESULT_ENTRY_BYTES = 64 * 2**20  # one result bigger than this is recomputed rather than kept
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
 def _model(name: str, trained: bool) -> LoadedModel:
     return load_model(name, trained=trained)
+
+
+def warm(name: str) -> LoadedModel:
+    """Load ``name``'s pretrained model into this process's shared cache (``cnn-lens serve``)."""
+    return _model(name, True)
+
+
+def shared_model(name: str, *, trained: bool) -> LoadedModel:
+    """The shared, frozen model ``name`` with pretrained or random weights, for pages that show
+    several models at once; raises ``WeightsUnavailable`` when ``trained`` and the weights can't be had."""
+    return _model(name, trained)
+
+
+@st.cache_resource(show_spinner=False)
+def results() -> ResultCache:
+    """The server-wide result cache (bounded by bytes; least recently used entries go first)."""
+    return ResultCache(RESULT_CACHE_BYTES, ttl=CACHE_TTL_S, max_entry_bytes=RESULT_ENTRY_BYTES)
 
 
 @st.cache_resource(show_spinner=False)
@@ -46,9 +73,37 @@ def selected_model_name() -> str:
     return st.session_state.get(MODEL_KEY, default_model_name())
 
 
+@st.cache_resource(show_spinner="Loading the models registered on the command line…")
+def registered_models() -> dict[str, LoadedModel]:
+    """Models given to ``cnn-lens run --model NAME=FILE …`` (``$CNN_LENS_USER_MODELS``): loaded once
+    per server, shared by every session (spec name → model)."""
+    from app.usermodel import registered
+
+    return registered.load_all(registered.from_env())
+
+
+def user_model(name: str) -> LoadedModel | None:
+    """A user model — registered on the command line or uploaded in this session (``app/usermodel``) —
+    with its warnings (NaN/Inf weights) shown; None for registry names. While "Your own model…" has
+    nothing loaded yet, the page says where to load it and stops."""
+    from app.usermodel import store
+
+    if name == store.OWN:
+        st.info("**Your own model**: upload its weights in the sidebar (Model → *Your own model…*), "
+                "choose the architecture and press **Load model**.", icon="📦")
+        st.stop()
+    loaded = registered_models().get(name) or store.get(name)
+    for warning in getattr(loaded.spec, "warnings", ()) if loaded is not None else ():
+        st.warning(warning, icon="⚠️")
+    return loaded
+
+
 def current_model() -> LoadedModel:
     """The shared model the user picked; stops the page with a clear message if it can't be had."""
     name = selected_model_name()
+    user = user_model(name)
+    if user is not None:
+        return user
     spec = get_spec(name)
     if st.session_state.get(untrained_key(name)):
         with st.spinner(f"Building untrained {spec.display_name}…"):
@@ -58,9 +113,9 @@ def current_model() -> LoadedModel:
             return _model(name, True)
     except WeightsUnavailable as exc:
         st.error(
-            f"**Pretrained weights for {spec.display_name} are not on this machine** and could not "
-            f"be downloaded.\n\nMissing file: `{exc.filename}`  \nPut it in: `{exc.directory}`  \n"
-            f"Source: {exc.url}"
+            f"**Pretrained weights for {spec.display_name} cannot be used.**  \n"
+            f"Why: {escape_md(exc.reason)}.  \n"
+            f"File: `{exc.filename}`  \nFolder: `{exc.directory}`  \nSource: {escape_md(exc.url)}"
         )
         st.caption("Untrained weights are useful for studying the architecture and as a sanity check "
                    "(explanations of an untrained model should look like noise).")
@@ -79,22 +134,15 @@ def untrained_banner(loaded: LoadedModel) -> None:
                    "explanations are meaningless except as a baseline.", icon="⚠️")
 
 
-class _NotCached(Exception):
-    """Raised by ``_cached`` on a cache miss when the caller does not hold a gate slot yet."""
+@st.cache_resource(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
+def _model_input(image_digest: str, recipe: str, _image: LoadedImage, _spec: Any) -> ModelInput:
+    return _make_input(_image.image, _spec, digest=image_digest)
 
 
-@st.cache_data(max_entries=256, ttl=CACHE_TTL_S, show_spinner=False)
-def _cached(
-    fn_key: str, model_name: str, trained: bool, image_digest: str, params: tuple[tuple[str, Any], ...],
-    _fn: Callable[..., Any], _image: LoadedImage | None, _holding_slot: bool,
-) -> Any:
-    # Exceptions are not cached: a miss without a slot comes back to ``compute``, which queues for
-    # a slot (showing the live position) and calls again with ``_holding_slot=True``.
-    if not _holding_slot:
-        raise _NotCached
-    loaded = _model(model_name, trained)
-    with loaded.lock:
-        return _fn(loaded, _image, **dict(params))
+def model_input(loaded: LoadedModel, image: LoadedImage) -> ModelInput:
+    """``image`` as ``loaded`` sees it — (1, C, S, S) tensor + display crop — made once per image ×
+    preprocessing and shared; pass it to ``compute`` in place of the image (never mutate it)."""
+    return _model_input(image.digest, recipe_key(loaded.spec), _image=image, _spec=loaded.spec)
 
 
 def _queued(status: Any, g: Gate) -> Callable[[int], None]:
@@ -111,34 +159,82 @@ def _too_busy(status: Any, waited: float) -> None:
     st.stop()
 
 
-def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | None, /,
-            **params: Any) -> R:
+def _waiting_for_model(status: Any, loaded: LoadedModel) -> Callable[[int], None]:
+    """``on_wait`` callback while another session's step holds the model (live position)."""
+    def show(position: int) -> None:
+        status.info(f"⏳ Waiting for {loaded.spec.display_name} — position {position}; another "
+                    "session is using it (a long job lets others in between its steps).")
+    return show
+
+
+@contextmanager
+def _model_held(status: Any, loaded: LoadedModel, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    if not loaded.lock.acquire(timeout=timeout, on_wait=_waiting_for_model(status, loaded)):
+        _too_busy(status, timeout)
+    try:
+        yield
+    finally:
+        loaded.lock.release()
+
+
+def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | ModelInput | None, /,
+            progress: Callable[[float], None] | None = None, **params: Any) -> R:
     """``fn(loaded, image, **params)`` through the gate, cached by content.
 
     ``fn`` must be a module-level function returning picklable CPU data; ``params`` must be
-    hashable values. A cache hit never waits for the gate. A miss queues for a gate slot first,
-    showing "Queued — position N" (updated live) while the gate is full; a session that is
-    stopped or disconnected while queued leaves the queue. If no slot frees up within
-    ``QUEUE_TIMEOUT_S`` the page shows a clear error and stops.
+    picklable values. A cache hit never waits. A miss queues for a gate slot, then for the model's
+    lock (both first come first served, each with a timeout), showing "Queued — position N" /
+    "Waiting for the model" live; a session stopped or disconnected while queued leaves the queue.
+    If no slot or model frees up in time the page shows a clear error and stops. ``progress`` (not
+    part of the key) is passed on to ``fn`` on a miss, for a live progress bar.
     """
-    key = f"{fn.__module__}.{fn.__qualname__}"
-    args = (key, loaded.spec.name, loaded.trained, image.digest if image is not None else "",
-            tuple(sorted(params.items())))
-    try:
-        return _cached(*args, _fn=fn, _image=image, _holding_slot=False)
-    except _NotCached:
-        pass
+    key = key_of(f"{fn.__module__}.{fn.__qualname__}", loaded.spec.name, loaded.trained,
+                 image.digest if image is not None else "", tuple(sorted(params.items())))
+    cache = results()
+    hit = cache.get(key)
+    if hit is not MISS:
+        return hit
     g = gate()
     status = st.empty()
     try:
-        with g.hold(timeout=QUEUE_TIMEOUT_S, on_wait=_queued(status, g)):
+        with g.hold(timeout=QUEUE_TIMEOUT_S, on_wait=_queued(status, g)), _model_held(status, loaded):
             status.empty()
-            return _cached(*args, _fn=fn, _image=image, _holding_slot=True)
+            hit = cache.get(key)  # computed by another session while this one queued
+            if hit is not MISS:
+                return hit
+            value = fn(loaded, image, **params, **({} if progress is None else {"progress": progress}))
+        cache.put(key, value)
+        return value
     except GateTimeout:
         _too_busy(status, QUEUE_TIMEOUT_S)
         raise
     finally:
         status.empty()
+
+
+@contextmanager
+def model_turn(loaded: LoadedModel, status: Any, *, timeout: float = QUEUE_TIMEOUT_S) -> Iterator[None]:
+    """One short step of a long job: a gate slot and the model lock, released at the end of the step.
+
+    Both queues are first come first served, so between two steps of a long job every request that
+    arrived meanwhile runs. ``status`` (an ``st.empty()``) shows the live queue position.
+    """
+    g = gate()
+    waited: list[int] = []
+    shown = _queued(status, g)
+
+    def on_wait(position: int) -> None:
+        waited.append(position)
+        shown(position)
+
+    try:
+        with g.hold(timeout=timeout, on_wait=on_wait), _model_held(status, loaded, timeout):
+            if waited:
+                status.empty()
+            yield
+    except GateTimeout:
+        _too_busy(status, timeout)
+        raise
 
 
 @contextmanager
@@ -152,7 +248,7 @@ def exclusive(loaded: LoadedModel, *, timeout: float = 180.0) -> Iterator[None]:
     g = gate()
     status = st.empty()
     try:
-        with g.hold(timeout=timeout, on_wait=_queued(status, g)), loaded.lock:
+        with g.hold(timeout=timeout, on_wait=_queued(status, g)), _model_held(status, loaded, timeout):
             status.empty()
             yield
     except GateTimeout:
@@ -160,3 +256,16 @@ def exclusive(loaded: LoadedModel, *, timeout: float = 180.0) -> Iterator[None]:
         raise
     finally:
         status.empty()
+
+
+@contextmanager
+def compute_slot(status: Any, *, timeout: float = QUEUE_TIMEOUT_S) -> Iterator[None]:
+    """One step of a long job on a PRIVATE model (no shared-model lock): a gate slot only, with the
+    live queue position in ``status`` (an ``st.empty()``)."""
+    g = gate()
+    try:
+        with g.hold(timeout=timeout, on_wait=_queued(status, g)):
+            yield
+    except GateTimeout:
+        _too_busy(status, timeout)
+        raise

@@ -1,5 +1,9 @@
 """Files Streamlit serves statically from ``app/static`` (``server.enableStaticServing``).
 
+The folder itself is in the repository (``app/static/README.md``), so Streamlit finds it at start
+(no "no static folder found" warning); ``ready()``, called by ``app/main.py`` on every run (cached),
+writes plotly.js there on the server's first script run, before any page refers to it.
+
 plotly.js (4.6 MB) is served once over HTTP and cached by the browser instead of being inlined
 into every animation iframe (which would travel over the websocket on every rerun).
 """
@@ -37,6 +41,11 @@ def ensure_plotly_js() -> bool:
 @lru_cache(maxsize=1)
 def _available() -> bool:
     return ensure_plotly_js()
+
+
+def ready() -> bool:
+    """Make sure the static files exist (once per process); False when they cannot be written."""
+    return _available()
 
 
 def plotly_js_url() -> str | None:

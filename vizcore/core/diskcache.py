@@ -66,5 +66,17 @@ class DiskCache:
             raise
         return p
 
+    def write_problem(self) -> str:
+        """Why entries cannot be stored here ("" when the folder is writable): tried by creating and
+        removing a small file, so a read-only volume or a file in the way is found before a long run."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".probe-")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            return f"the cache folder {self.root} is not writable ({exc.strerror or type(exc).__name__})"
+        return ""
+
     def __contains__(self, key: str) -> bool:
         return self.path(key).exists()

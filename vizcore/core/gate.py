@@ -1,4 +1,5 @@
-"""A compute gate: bounds how many heavy computations run at once and reports queue positions.
+"""A compute gate: bounds how many heavy computations run at once and reports queue positions;
+``FairLock``: the one-slot, first-come-first-served version used as each shared model's lock.
 
 Plain threading, no streamlit: the app holds one ``Gate`` (sized to the cores) for all sessions.
 """
@@ -37,19 +38,11 @@ class Gate:
         """Computations queued for a slot now."""
         return len(self._queue)
 
-    @contextmanager
-    def hold(
+    def acquire(
         self, *, timeout: float = 600.0, on_wait: Callable[[int], None] | None = None,
         poll: float = 0.5,
-    ) -> Iterator[None]:
-        """Take a slot for the duration of the block.
-
-        ``on_wait(position)`` is called while queued (position 1 = next) whenever the position
-        changes and at least every ``poll`` seconds, *outside* the gate's lock, so it may do slow
-        things or raise (e.g. Streamlit stopping a disconnected session's script): the waiter then
-        leaves the queue. Raises ``GateTimeout`` after ``timeout`` seconds in the queue. The slot is
-        released on exit, also when the block raises.
-        """
+    ) -> None:
+        """Take a slot (see ``hold``); the caller must ``release()`` it."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._ticket += 1
@@ -63,7 +56,7 @@ class Gate:
                         self._queue.remove(ticket)
                         self._running += 1
                         self._cond.notify_all()
-                        break
+                        return
                     now = time.monotonic()
                     remaining = deadline - now
                     if remaining <= 0:
@@ -84,9 +77,71 @@ class Gate:
                     self._queue.remove(ticket)
                 self._cond.notify_all()
             raise
+
+    def release(self) -> None:
+        """Give a slot back (wakes the next waiter in line)."""
+        with self._cond:
+            if self._running <= 0:
+                raise RuntimeError("release of a gate slot that is not held")
+            self._running -= 1
+            self._cond.notify_all()
+
+    @contextmanager
+    def hold(
+        self, *, timeout: float = 600.0, on_wait: Callable[[int], None] | None = None,
+        poll: float = 0.5,
+    ) -> Iterator[None]:
+        """Take a slot for the duration of the block.
+
+        ``on_wait(position)`` is called while queued (position 1 = next) whenever the position
+        changes and at least every ``poll`` seconds, *outside* the gate's lock, so it may do slow
+        things or raise (e.g. Streamlit stopping a disconnected session's script): the waiter then
+        leaves the queue. Raises ``GateTimeout`` after ``timeout`` seconds in the queue. The slot is
+        released on exit, also when the block raises.
+        """
+        Gate.acquire(self, timeout=timeout, on_wait=on_wait, poll=poll)  # raises, also for FairLock
         try:
             yield
         finally:
+            self.release()
+
+
+class FairLock(Gate):
+    """A first-come-first-served mutex (a one-slot ``Gate``) usable like ``threading.Lock``.
+
+    A thread that releases and at once re-acquires queues *behind* the threads already waiting, so a
+    long job that takes the lock once per optimisation step lets other sessions' requests in between
+    steps (``threading.Lock`` gives no such guarantee: the releasing thread usually wins again).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    def acquire(  # type: ignore[override]
+        self, blocking: bool = True, timeout: float = -1, *,
+        on_wait: Callable[[int], None] | None = None, poll: float = 0.5,
+    ) -> bool:
+        """``threading.Lock.acquire`` semantics (``timeout=-1`` waits forever); ``on_wait`` as in
+        ``Gate.hold``. Returns whether the lock was taken."""
+        if not blocking:
             with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
+                if self._running or self._queue:
+                    return False
+                self._running = 1
+                return True
+        try:
+            super().acquire(timeout=timeout if timeout >= 0 else float("inf"), on_wait=on_wait,
+                            poll=poll)
+        except GateTimeout:
+            return False
+        return True
+
+    def locked(self) -> bool:
+        """Whether someone holds the lock."""
+        return self._running > 0
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()

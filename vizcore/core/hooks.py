@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 from torch import nn
 
 CONV_TYPES = (nn.Conv2d,)
-SPATIAL_TYPES = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.ReLU, nn.ReLU6, nn.BatchNorm2d)
 
 
 def resolve_layer(model: nn.Module, name: str) -> nn.Module:
@@ -32,16 +31,6 @@ def resolve_layer(model: nn.Module, name: str) -> nn.Module:
 def conv_layer_names(model: nn.Module) -> list[str]:
     """Paths of every ``nn.Conv2d`` in forward-definition order."""
     return [n for n, m in model.named_modules() if isinstance(m, CONV_TYPES)]
-
-
-def count_hooks(model: nn.Module) -> int:
-    """Number of forward / backward hooks and ``observe`` wrappers on all submodules (tests assert
-    this is 0)."""
-    total = 0
-    for m in model.modules():
-        total += len(m._forward_hooks) + len(m._forward_pre_hooks) + ("forward" in m.__dict__)
-        total += len(m._backward_hooks) + len(getattr(m, "_backward_pre_hooks", {}))
-    return total
 
 
 class StopForward(Exception):
@@ -63,6 +52,14 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
             m.training = flag
         for p, flag in grad_flags:
             p.requires_grad_(flag)
+
+
+def frozen_once(model: nn.Module) -> AbstractContextManager:
+    """``frozen(model)``, skipped when the model is already in eval mode with every parameter frozen
+    (the shared models always are): nothing to restore, and it saves ~2 % of a Grad-CAM."""
+    if any(m.training for m in model.modules()) or any(p.requires_grad for p in model.parameters()):
+        return frozen(model)
+    return nullcontext(model)
 
 
 @contextmanager

@@ -72,6 +72,20 @@ def overlay(image: Image.Image | np.ndarray, heatmap: np.ndarray, *, cmap: str =
     return Image.fromarray(out.clip(0, 255).round().astype(np.uint8))
 
 
+def heat_overlay(image: Image.Image | np.ndarray, heatmap: np.ndarray, *, cmap: str = "inferno",
+                 alpha: float = 0.8, gamma: float = 1.0) -> Image.Image:
+    """Heat over a photo with per-pixel opacity ``alpha · h^gamma``: the photo stays clear where the
+    [0, 1] (h, w) ``heatmap`` is cold and the colour shows where it is high (resized to the image)."""
+    base = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, np.float32)
+    h, w = base.shape[:2]
+    hm = heatmap if heatmap.shape == (h, w) else resize_map(heatmap, (w, h))
+    hm = np.nan_to_num(np.asarray(hm, np.float32), nan=0.0).clip(0, 1)
+    colour = colorize(hm, cmap, lo=0.0, hi=1.0).astype(np.float32)
+    a = (float(alpha) * hm ** float(gamma))[..., None]
+    out = (1 - a) * base + a * colour
+    return Image.fromarray(out.clip(0, 255).round().astype(np.uint8))
+
+
 def mosaic(tiles: np.ndarray, *, cols: int | None = None, pad: int = 2,
            pad_value: int = 255) -> np.ndarray:
     """(N, h, w[, 3]) uint8 tiles → one grid image, ``cols`` per row (default ≈ √N)."""

@@ -16,9 +16,8 @@ Gradients come from one forward with the layer ``tap``-ped (autograd starts at t
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vizcore.core.hooks import batch_size_for, conv_layer_names, frozen, model_device, tap
+from vizcore.core.hooks import batch_size_for, conv_layer_names, frozen_once, model_device, tap
 
 GRAD_CAMS = ("gradcam", "gradcam++", "xgradcam", "layercam")
 EPS = 1e-7
+PIXEL_PERCENTILE = 99.5  # pixel-resolution maps are scaled so the top 0.5 % of pixels saturate
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,6 @@ class CamResult:
     method: str
     seconds: float
     message: str | None = None
-
-
-def frozen_once(model: nn.Module) -> contextlib.AbstractContextManager:
-    """``hooks.frozen(model)``, skipped when the model is already in eval mode with every parameter
-    frozen (the shared models always are): nothing to restore, and it saves ~2 % of a Grad-CAM."""
-    if model.training or any(p.requires_grad for p in model.parameters()) or any(
-            m.training for m in model.modules()):
-        return frozen(model)
-    return contextlib.nullcontext(model)
 
 
 def default_cam_layer(model: nn.Module) -> str:
@@ -100,17 +91,17 @@ def unit_scale(raw: np.ndarray, *, q: float = 100.0) -> np.ndarray:
     return (raw / top).clip(0, 1).astype(np.float32) if top > 0 else np.zeros(raw.shape, np.float32)
 
 
-def _check_input(x: torch.Tensor) -> None:
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"expected an input of shape (1, C, H, W), got {tuple(x.shape)}")
+def _check_input(x: torch.Tensor, *, batch: bool = False) -> None:
+    if x.dim() != 4 or (x.shape[0] != 1 and not batch) or x.shape[0] < 1:
+        want = "(B, C, H, W)" if batch else "(1, C, H, W)"
+        raise ValueError(f"expected an input of shape {want}, got {tuple(x.shape)}")
 
 
 def activation_and_logits(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One forward with ``layer`` tapped: (activation leaf (1, K, h, w), logits (1, classes)).
-
-    The graph from the activation to the logits is kept for ``torch.autograd.grad``.
+    """One forward with ``layer`` tapped: (activation leaf (B, K, h, w), logits (B, classes)) for ``x``
+    (B, C, H, W). The graph from the activation to the logits is kept for ``torch.autograd.grad``.
     """
-    _check_input(x)
+    _check_input(x, batch=True)
     with tap(model, [layer]) as store, torch.enable_grad():
         logits = model(x.to(model_device(model)))
     if layer not in store:
@@ -142,20 +133,47 @@ def cam_from(method: str, act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor
     return (w[:, None, None] * a).sum(0).clamp_min(0)
 
 
-def gradient_cam(model: nn.Module, x: torch.Tensor, *, method: str = "gradcam", layer: str | None = None,
-                 target: int | None = None) -> CamResult:
-    """A gradient CAM (``GRAD_CAMS``) of ``x`` (1, 3, H, W) for ``target`` (default: top class)."""
+def gradient_cams(model: nn.Module, x: torch.Tensor, *, method: str = "gradcam", layer: str | None = None,
+                  targets: int | Sequence[int] | None = None) -> tuple[CamResult, ...]:
+    """A gradient CAM (``GRAD_CAMS``) for every image of ``x`` (B, C, H, W): ONE forward and one backward
+    for the whole batch (samples do not interact in eval mode, so d(Σ_i y_i,t_i)/dA_i = dy_i,t_i/dA_i).
+    ``targets``: one class for all, one per image, or ``None`` (each image's predicted class)."""
     if method not in GRAD_CAMS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(GRAD_CAMS)}")
     layer = layer or default_cam_layer(model)
     start = time.perf_counter()
     with frozen_once(model):
         act, logits = activation_and_logits(model, x, layer)
-        target = int(logits[0].argmax()) if target is None else check_target(target, logits.shape[1])
-        (grad,) = torch.autograd.grad(logits[0, target], act)
-    raw = cam_from(method, act[0], grad[0])
-    heat, msg = to_heatmap(raw, tuple(x.shape[-2:]), layer)
-    return CamResult(heat, raw.numpy(), target, layer, method, time.perf_counter() - start, msg)
+        chosen = _targets(targets, logits)
+        picked = logits[torch.arange(len(chosen)), torch.tensor(chosen, device=logits.device)]
+        (grad,) = torch.autograd.grad(picked.sum(), act)
+    seconds = time.perf_counter() - start
+    out = []
+    for i, t in enumerate(chosen):
+        raw = cam_from(method, act[i], grad[i])
+        heat, msg = to_heatmap(raw, tuple(x.shape[-2:]), layer)
+        out.append(CamResult(heat, raw.numpy(), t, layer, method, seconds, msg))
+    return tuple(out)
+
+
+def _targets(targets: int | Sequence[int] | None, logits: torch.Tensor) -> list[int]:
+    """One validated class index per row of ``logits`` (B, classes)."""
+    b, classes = logits.shape
+    if targets is None:
+        return [int(i) for i in logits.detach().argmax(1)]
+    if isinstance(targets, (int, np.integer)) and not isinstance(targets, bool):
+        return [check_target(targets, classes)] * b
+    chosen = [check_target(t, classes) for t in targets]
+    if len(chosen) != b:
+        raise ValueError(f"got {len(chosen)} targets for a batch of {b}")
+    return chosen
+
+
+def gradient_cam(model: nn.Module, x: torch.Tensor, *, method: str = "gradcam", layer: str | None = None,
+                 target: int | None = None) -> CamResult:
+    """A gradient CAM (``GRAD_CAMS``) of ``x`` (1, C, H, W) for ``target`` (default: top class)."""
+    _check_input(x)
+    return gradient_cams(model, x, method=method, layer=layer, targets=target)[0]
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, layer: str | None = None,
@@ -166,10 +184,26 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: str | None = None,
     return gradient_cam(model, x, method="gradcam", layer=layer, target=target)
 
 
+@dataclass(frozen=True)
+class TopKPass:
+    """CAMs of the top-k classes (best first) and the (num_classes,) float32 logits of the same forward."""
+
+    cams: tuple[CamResult, ...]
+    logits: np.ndarray
+
+
 def top_k_cams(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, k: int = 5,
                method: str = "gradcam") -> tuple[CamResult, ...]:
     """CAMs for the ``k`` highest-scoring classes from ONE forward and one batched vector-Jacobian
-    product (``is_grads_batched=True``). Each result's ``seconds`` is the shared total."""
+    product (``is_grads_batched=True``) for ``x`` (1, C, H, W). Each result's ``seconds`` is the shared
+    total."""
+    return top_k_pass(model, x, layer=layer, k=k, method=method).cams
+
+
+def top_k_pass(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, k: int = 5,
+               method: str = "gradcam") -> TopKPass:
+    """``top_k_cams`` plus the logits of its forward (a prediction for free)."""
+    _check_input(x)
     layer = layer or default_cam_layer(model)
     start = time.perf_counter()
     with frozen_once(model):
@@ -189,7 +223,7 @@ def top_k_cams(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, k
         raw = cam_from(method, act[0], grads[i, 0])
         heat, msg = to_heatmap(raw, tuple(x.shape[-2:]), layer)
         out.append(CamResult(heat, raw.numpy(), t, layer, method, seconds, msg))
-    return tuple(out)
+    return TopKPass(tuple(out), logits[0].detach().float().cpu().numpy())
 
 
 def score_cam(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, target: int | None = None,
@@ -198,7 +232,9 @@ def score_cam(model: nn.Module, x: torch.Tensor, *, layer: str | None = None, ta
     """Score-CAM: each channel, upsampled and min-max scaled to [0, 1], masks the input; the masked
     input's softmax probability of ``target`` is that channel's weight. Costs one forward per channel
     (batched by ``batch_size``); ``max_channels`` keeps only the most active channels (by mean
-    activation) to bound the cost. ``progress(fraction)`` is called after every batch."""
+    activation) to bound the cost. ``progress(fraction)`` is called after every batch. ``x`` (1, C, H, W).
+    """
+    _check_input(x)
     layer = layer or default_cam_layer(model)
     start = time.perf_counter()
     dev = model_device(model)

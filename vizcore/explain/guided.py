@@ -21,10 +21,9 @@ import torch
 from torch import nn
 
 from vizcore.core.hooks import frozen, model_device
-from vizcore.explain.cam import CamResult, check_target, gradient_cam, unit_scale
+from vizcore.explain.cam import PIXEL_PERCENTILE, CamResult, check_target, gradient_cam, unit_scale
 
 RECTIFIERS = (nn.ReLU, nn.ReLU6)
-PIXEL_PERCENTILE = 99.5  # as in vizcore.explain.methods: the top 0.5 % of pixels saturate
 
 
 class _GuidedClamp(torch.autograd.Function):

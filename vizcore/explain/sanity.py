@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-FLAG_THRESHOLD = 0.5
+FLAG_THRESHOLD = 0.5  # ρ ≥ this: the map barely changed at that step
+CHANGED_BELOW = 0.3  # ρ < this: the map clearly changed at that step
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,20 @@ class SanityResult:
     randomised: tuple[int, ...]
     layer_names: tuple[str, ...]  # parameter layers, top first
     similarity: tuple[float, ...]
-    flagged: bool
+    flagged: bool  # every step barely changed the map (ρ ≥ FLAG_THRESHOLD)
+
+    @property
+    def verdict(self) -> str:
+        """Judged on EVERY step: 'passes' (each step changed the map clearly, ρ < ``CHANGED_BELOW``),
+        'fails' (each step left it similar, ρ ≥ ``FLAG_THRESHOLD``), else 'mixed'."""
+        if self.flagged:
+            return "fails"
+        return "passes" if all(r < CHANGED_BELOW for r in self.similarity) else "mixed"
+
+    @property
+    def unchanged_steps(self) -> tuple[int, ...]:
+        """``randomised`` counts of the steps whose map did NOT clearly change (ρ ≥ ``CHANGED_BELOW``)."""
+        return tuple(n for n, r in zip(self.randomised, self.similarity, strict=True) if r >= CHANGED_BELOW)
 
 
 def parameter_layers(model: nn.Module) -> list[str]:
@@ -74,4 +88,4 @@ def cascading_randomisation(
         maps.append(m)
         sims.append(spearman(original, m))
     return SanityResult(np.stack(maps), tuple(counts), tuple(layers[:counts[-1]]), tuple(sims),
-                        bool(sims[-1] >= FLAG_THRESHOLD))
+                        all(r >= FLAG_THRESHOLD for r in sims))

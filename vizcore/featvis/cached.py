@@ -16,13 +16,14 @@ from torch import nn
 
 from vizcore.core.diskcache import DiskCache, make_key
 from vizcore.featvis.objectives import Target
-from vizcore.featvis.render import Progress, Settings, render
+from vizcore.featvis.render import Guard, Progress, Settings, render
 
 
 @dataclass(frozen=True)
 class Visuals:
     """``images`` (N, S, S, 3) uint8 in ``indices`` order; ``values`` (N,) final objective;
-    ``history`` (N, steps) objective per step; ``hits`` how many came from the disk cache."""
+    ``history`` (N, steps) objective per step; ``hits`` how many came from the disk cache;
+    ``store_error`` says why the new ones could not be stored (they are still returned)."""
 
     images: np.ndarray
     values: np.ndarray
@@ -30,6 +31,7 @@ class Visuals:
     indices: tuple[int, ...]
     hits: int
     seconds: float
+    store_error: str = ""  # why results could not be written to the disk cache ("" = stored)
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,15 @@ def entry_key(m: Model, target: Target, index: int | tuple[int, ...], settings: 
 def visualise(
     m: Model, target: Target, *, settings: Settings, cache: DiskCache | None = None,
     batch: int = 8, progress: Progress | None = None, preview_every: int = 8, compute: bool = True,
+    guard: Guard | None = None,
 ) -> Visuals | None:
     """Feature visualisation of every ``target.indices`` item, from ``cache`` when present.
 
     Misses are optimised ``batch`` channels at a time (one optimisation per batch) and stored.
     ``progress(done, total, preview)`` counts optimisation steps over all missing batches. With
     ``compute=False`` nothing runs the model: any miss (absent or unreadable entry) returns ``None``.
+    ``guard`` is entered around every optimisation step (see ``render``). A finished batch is
+    stored at once, so a cancelled run keeps the batches it completed.
     """
     start = time.perf_counter()
     if settings.diversity:
@@ -80,6 +85,7 @@ def visualise(
                                                                                         batch)]
     chunks = [c for c in chunks if c]
     total = settings.steps * len(chunks)
+    store_error = ""
     for n, chunk in enumerate(chunks):
         idx = tuple(i for _, g in chunk for i in g)
         sub = Target(target.kind, target.layer, idx, target.row, target.col)
@@ -89,7 +95,7 @@ def visualise(
                 progress(_n * settings.steps + done, total, preview)
 
         res = render(m.net, sub, mean=m.mean, std=m.std, settings=settings, progress=relay,
-                     preview_every=preview_every)
+                     preview_every=preview_every, guard=guard)
         pos = 0
         for k, g in chunk:
             sl = slice(pos, pos + len(g))
@@ -97,16 +103,26 @@ def visualise(
                      "history": np.ascontiguousarray(res.history[:, sl].T)}
             pos += len(g)
             found[k] = entry
-            if cache is not None:
-                cache.put(k, entry)
+            if cache is not None and not store_error:
+                try:
+                    cache.put(k, entry)
+                except OSError as exc:  # read-only volume, full disk: keep the result, say why
+                    store_error = f"{type(exc).__name__}: {exc.strerror or exc}"
     parts = [found[k] for k in keys]
     return Visuals(
         images=np.concatenate([p["images"] for p in parts]),
         values=np.concatenate([p["values"] for p in parts]).astype(np.float32),
         history=np.concatenate([p["history"] for p in parts]).astype(np.float32),
         indices=tuple(int(i) for i in target.indices), hits=hits,
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start, store_error=store_error,
     )
+
+
+def work_units(n_images: int, settings: Settings) -> float:
+    """Cost of optimising ``n_images`` images: image-steps at 128 px (the cost grows with the pixel
+    count). The default single unit (128 px, 64 steps) is 64; a 16-channel 224-px atlas at 160
+    steps is 7840."""
+    return n_images * settings.steps * (settings.size / 128) ** 2
 
 
 def parse_channels(spec: str) -> list[int]:

@@ -76,12 +76,16 @@ def channel_scorer(
     on error. ``score`` raises ``ValueError`` when the layer's output is not a (B, C, H, W) map.
     """
     dev = model_device(model)
-    m = torch.tensor(list(mean), dtype=torch.float32, device=dev).view(1, 3, 1, 1)
-    s = torch.tensor(list(std), dtype=torch.float32, device=dev).view(1, 3, 1, 1)
+    m = torch.tensor(list(mean), dtype=torch.float32, device=dev).view(1, -1, 1, 1)  # 1 value: grey model
+    s = torch.tensor(list(std), dtype=torch.float32, device=dev).view(1, -1, 1, 1)
     with torch.no_grad(), frozen(model), capture(model, [layer], stop_after=True) as store:
 
         def score(pixels: np.ndarray) -> Scores:
-            x = torch.as_tensor(np.asarray(pixels), device=dev).permute(0, 3, 1, 2).float() / 255
+            a = np.asarray(pixels)
+            a = a[..., None] if a.ndim == 3 else a  # (B, S, S) grey → (B, S, S, 1)
+            x = torch.as_tensor(a, device=dev).permute(0, 3, 1, 2).float() / 255
+            if m.shape[1] == 1 and x.shape[1] == 3:  # grayscale model: luma as PIL's "L" (ITU-R 601-2)
+                x = (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
             store.clear()
             run_until(model, (x - m) / s)
             act = store[layer]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,6 +19,10 @@ from vizcore.featvis.transforms import Robustness, robust
 
 Progress = Callable[[int, int, "np.ndarray | None"], None]
 """``progress(steps_done, steps_total, preview)``; ``preview`` (B, S, S, 3) uint8 or ``None``."""
+Guard = Callable[[], AbstractContextManager[object]]
+MICRO_BATCH = 2  # images per guarded turn when a guard is given (a shared server)
+"""``guard()`` is entered around every optimisation step (e.g. take the shared model's lock for that
+step only, so other users' requests run between steps); hooks exist only inside it."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,8 @@ class Settings:
     polish: float = 0.25  # final fraction of steps without transforms (sharpens the peak)
 
     def __post_init__(self) -> None:
-        if not 32 <= self.size <= 512:
-            raise ValueError(f"Image size must be 32–512 px, got {self.size}.")
+        if not 16 <= self.size <= 512:  # 28 px: a digit model's class logit at its own input size
+            raise ValueError(f"Image size must be 16–512 px, got {self.size}.")
         if not 1 <= self.steps <= 4096:
             raise ValueError(f"Steps must be 1–4096, got {self.steps}.")
         if not self.lr > 0:
@@ -78,8 +83,16 @@ def _seeds(target: Target, seed: int) -> list[int]:
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) in [0, 1] -> (B, S, S, 3) uint8."""
+    """(B, 3, S, S) or grey (B, 1, S, S) in [0, 1] -> (B, S, S, 3) uint8."""
+    img = img.expand(-1, 3, -1, -1) if img.shape[1] == 1 else img
     return (img.detach().clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
+
+
+def _image(spectrum: torch.Tensor, scale: torch.Tensor, channels: int) -> torch.Tensor:
+    """The parameterised image (B, C, S, S) in (0, 1). Grayscale models (C = 1) see the mean of the
+    colour parameterisation: only its luminance is optimised, and the result is shown in grey."""
+    img = param.to_image(spectrum, scale)
+    return img.mean(1, keepdim=True) if channels == 1 else img
 
 
 def _forward(model: nn.Module, x: torch.Tensor, store: dict[str, torch.Tensor] | None,
@@ -93,18 +106,31 @@ def _forward(model: nn.Module, x: torch.Tensor, store: dict[str, torch.Tensor] |
     return store[layer]
 
 
+def _parts(target: Target, n: int, settings: Settings, micro: int) -> list[tuple[slice, Target]]:
+    """Batch slices optimised in separate turns (with their sub-targets). Images are independent
+    unless the diversity term couples them, so splitting changes nothing but how long the shared
+    model is held at a time."""
+    if settings.diversity or micro >= n:
+        return [(slice(0, n), target)]
+    return [(slice(i, min(n, i + micro)),
+             Target(target.kind, target.layer, tuple(target.indices[i:i + micro]), target.row, target.col))
+            for i in range(0, n, micro)]
+
+
 def render(
     model: nn.Module, target: Target, *, mean: tuple[float, float, float],
     std: tuple[float, float, float], settings: Settings = Settings(),
-    progress: Progress | None = None, preview_every: int = 8,
+    progress: Progress | None = None, preview_every: int = 8, guard: Guard | None = None,
 ) -> ActMaxResult:
     """Optimise one image per ``target.indices`` item to maximise it (batch = items).
 
     FFT + decorrelated-colour parameterisation, transformation robustness (pad, jitter, scale,
     rotate), Adam. Each step runs the network only up to the target layer (``capture(...,
     stop_after=True)``) with frozen parameters; gradients via ``torch.autograd.grad`` w.r.t. the
-    spectrum only. Deterministic for ``settings.seed``. Hooks are removed and the model's flags
-    restored on exit, also on error.
+    spectrum only. Deterministic for ``settings.seed``. Each step runs inside ``guard()`` (when
+    given; then in parts of ``MICRO_BATCH`` images, each its own turn, unless diversity couples
+    them) and places and removes its own hooks there; the model's flags are restored after every
+    step, also on error (e.g. ``progress`` raising to cancel the run).
     """
     start = time.perf_counter()
     dev = model_device(model)
@@ -113,35 +139,46 @@ def render(
     gens = [torch.Generator().manual_seed(x ^ 0x5EED) for x in seeds]
     rob = Robustness().scaled(s)
     scale = param.spectrum_scale(s, decay_power=settings.decay_power).to(dev)
-    m = torch.tensor(mean, device=dev).view(1, 3, 1, 1)
-    sd = torch.tensor(std, device=dev).view(1, 3, 1, 1)
+    m = torch.tensor(mean, device=dev).view(1, len(mean), 1, 1)  # len 1: grayscale model
+    sd = torch.tensor(std, device=dev).view(1, len(std), 1, 1)
     spectrum = param.init_spectrum(seeds, s).to(dev).requires_grad_(True)
     opt = torch.optim.Adam([spectrum], lr=settings.lr)
     robust_steps = settings.steps - round(settings.polish * settings.steps) if settings.robust else 0
     history = np.zeros((settings.steps, len(seeds)), dtype=np.float32)
     layer = target.hooked_layer
-    with frozen(model), capture(model, [layer] if layer else [], stop_after=True) as store:
-        for step in range(settings.steps):
-            img = param.to_image(spectrum, scale)
-            x = robust(img, gens, rob) if step < robust_steps else img
-            act = _forward(model, (x - m) / sd, store, layer)
-            if step == 0:
-                objectives.check_shape(act, target)
-            vals = objectives.values(act, target)
-            loss = -vals.sum()
-            if settings.diversity:
-                loss = loss - settings.diversity * len(seeds) * objectives.diversity(act)
-            (grad,) = torch.autograd.grad(loss, [spectrum])
-            spectrum.grad = grad
-            opt.step()
-            spectrum.grad = None
-            history[step] = vals.detach().cpu().numpy()
-            if progress is not None:
-                last = step + 1 == settings.steps
-                show = last or (step + 1) % max(1, preview_every) == 0
-                progress(step + 1, settings.steps, to_uint8(img) if show else None)
-        with torch.no_grad():
-            img = param.to_image(spectrum, scale)
-            final = objectives.values(_forward(model, (img - m) / sd, store, layer), target)
+    turn = guard or nullcontext
+    parts = _parts(target, len(seeds), settings, MICRO_BATCH if guard is not None else len(seeds))
+    for step in range(settings.steps):
+        grad = torch.zeros_like(spectrum)
+        vals = []
+        for sl, sub in parts:  # one guarded turn per part: other users run between parts
+            with turn(), frozen(model), capture(model, [layer] if layer else [], stop_after=True) as store:
+                img = _image(spectrum[sl], scale, len(mean))
+                x = robust(img, gens[sl], rob) if step < robust_steps else img
+                act = _forward(model, (x - m) / sd, store, layer)
+                if step == 0:
+                    objectives.check_shape(act, sub)
+                part_vals = objectives.values(act, sub)
+                loss = -part_vals.sum()
+                if settings.diversity:
+                    loss = loss - settings.diversity * len(seeds) * objectives.diversity(act)
+                grad += torch.autograd.grad(loss, [spectrum])[0]
+                del act, loss, x
+            vals.append(part_vals.detach())
+        spectrum.grad = grad
+        opt.step()
+        spectrum.grad = None
+        history[step] = torch.cat(vals).cpu().numpy()
+        if progress is not None:  # outside the guard: may be slow, or raise to cancel the run
+            last = step + 1 == settings.steps
+            show = last or (step + 1) % max(1, preview_every) == 0
+            if show:
+                with torch.no_grad():
+                    img = _image(spectrum, scale, len(mean))
+            progress(step + 1, settings.steps, to_uint8(img) if show else None)
+    with turn(), frozen(model), capture(model, [layer] if layer else [], stop_after=True) as store, \
+            torch.no_grad():
+        img = _image(spectrum, scale, len(mean))
+        final = objectives.values(_forward(model, (img - m) / sd, store, layer), target)
     return ActMaxResult(to_uint8(img), final.cpu().numpy().astype(np.float32), history, target,
                         settings, time.perf_counter() - start)

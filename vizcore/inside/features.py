@@ -10,21 +10,14 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Collection, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from vizcore.core.hooks import StopForward, frozen, model_device, observe, resolve_layer, run_until
+from vizcore.core.hooks import StopForward, frozen_once, model_device, observe, resolve_layer, run_until
 from vizcore.inside.receptive import Trace
-
-
-def _eval(model: nn.Module) -> AbstractContextManager:
-    """``frozen(model)`` unless the model is already in eval mode (the shared models always are):
-    under ``no_grad`` the ``requires_grad`` flags do not matter, so a forward changes nothing."""
-    return frozen(model) if any(m.training for m in model.modules()) else nullcontext()
 
 
 @torch.no_grad()
@@ -55,7 +48,7 @@ def capture_all(
         if len(out) == len(wanted):
             raise StopForward
 
-    with _eval(model), observe(model, list(wanted), after=after):
+    with frozen_once(model), observe(model, list(wanted), after=after):
         run_until(model, x.to(model_device(model)))
     missing = wanted - set(out)
     if missing:
@@ -160,7 +153,7 @@ def feature_maps(
             raise StopForward
 
     t0 = time.perf_counter()
-    with _eval(model), observe(model, list(wanted), after=after):
+    with frozen_once(model), observe(model, list(wanted), after=after):
         run_until(model, x.to(model_device(model)))
     if layer not in kept:
         raise ValueError(f"Layer {layer!r} did not run in the forward pass.")
@@ -220,7 +213,7 @@ def activation_range(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -
         if len(seen) == len(wanted):
             raise StopForward
 
-    with _eval(model), observe(model, wanted, after=after):
+    with frozen_once(model), observe(model, wanted, after=after):
         run_until(model, x.to(model_device(model)))
     if len(seen) < len(wanted):
         raise ValueError(f"These layers did not run in the forward pass: "

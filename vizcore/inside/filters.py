@@ -36,8 +36,9 @@ class FilterBank:
 
     @property
     def is_rgb(self) -> bool:
-        """True for a first layer that looks at the 3 colour channels directly."""
-        return self.first_layer and self.in_channels == 3 and self.weight.shape[1] == 3
+        """True for a first layer that looks at the image directly: 3 colour channels, or 1 grey
+        channel (LeNet-5, grayscale user models: its filters are shown as grey pictures)."""
+        return self.first_layer and self.in_channels in (1, 3) and self.weight.shape[1] == self.in_channels
 
     def stats_line(self) -> str:
         """Layer-wide one-liner: count, shape, min/max, mean |w|."""
@@ -79,6 +80,7 @@ def rgb_tiles(bank: FilterBank, order: np.ndarray, *, size: int = 42) -> np.ndar
     so 0 is mid-grey and the strongest weight of the layer reaches black / full colour."""
     m = float(np.abs(bank.weight).max()) or 1.0
     tiles = [(0.5 + 0.5 * bank.weight[o].transpose(1, 2, 0) / m) for o in order]
+    tiles = [np.repeat(t, 3, axis=2) if t.shape[2] == 1 else t for t in tiles]  # 1 channel → grey
     return np.stack([_upscale((np.clip(t, 0, 1) * 255).round().astype(np.uint8), size) for t in tiles])
 
 

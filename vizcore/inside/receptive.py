@@ -196,7 +196,9 @@ def trace_model(model: nn.Module, *, input_size: int = 224) -> Trace:
                 rows.append(TraceRow(name, "module", type(mod).__name__, tuple(first.shape[1:]),
                                      _info(g) if g else None, bool(g and g.glob)))
 
-    x = torch.zeros(1, 3, input_size, input_size, device=model_device(model))
+    # channels of the first conv: 1 for grayscale models (LeNet-5, user models), else 3
+    channels = next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 3)
+    x = torch.zeros(1, channels, input_size, input_size, device=model_device(model))
     with frozen(model), observe(model, names, before=before, after=after), tracer:
         tracer.put(x, _Geo(1, 1, 0))
         model(x)

@@ -49,8 +49,9 @@ def conv_backward(plan: StepPlan, grad_out: np.ndarray) -> ConvGradients:
 
     Equals ``torch.autograd.grad`` of ``(F.conv2d(x, w, b, …) * grad_out).sum()`` w.r.t. x, w, b.
     """
-    if plan.op != "conv":
-        raise ValueError(f"conv_backward needs an ordinary convolution plan (got {plan.op!r}).")
+    if not plan.op.has_gradients:
+        raise ValueError("conv_backward needs an ordinary convolution (or depthwise) plan, "
+                         f"not {plan.op.label}.")
     g = np.asarray(grad_out, np.float64)
     if g.shape != plan.output.shape:
         raise ValueError(f"grad_out must have shape {plan.output.shape}; got {g.shape}.")
@@ -94,3 +95,30 @@ def transpose_args(plan: StepPlan) -> TransposeArgs | None:
     (sh, sw), (dh, dw) = plan.stride, plan.dilation
     reached = ((ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1)
     return TransposeArgs(plan.stride, (t, left), (hp - reached[0], wp - reached[1]), plan.dilation)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Pooling backward: ``grad_out`` (C, Ho, Wo) → ``grad_in`` (C, H, W); ``shares[t]`` (kh, kw) is
+    what step t sends to each window cell (max: all to the winner; average: 1/k² to each)."""
+    grad_out: np.ndarray
+    grad_in: np.ndarray
+    shares: tuple[np.ndarray, ...]
+
+
+def pool_backward(plan: StepPlan, grad_out: np.ndarray) -> Routing:
+    """Route ``grad_out`` (C, Ho, Wo) back through pooling ``plan`` (= autograd; padding shares dropped)."""
+    if not plan.op.is_pool:
+        raise ValueError("pool_backward needs a pooling plan.")
+    grad_out = np.asarray(grad_out, np.float64)
+    if grad_out.shape != plan.output.shape:
+        raise ValueError(f"grad_out must have shape {plan.output.shape}; got {grad_out.shape}.")
+    g = np.zeros(plan.padded.shape)
+    shares = []
+    for s in plan.steps:
+        share = s.weights[0] * grad_out[s.out]
+        np.add.at(g[s.out[0]], (s.rows[0], s.cols[0]), share)
+        shares.append(share)
+    t, b, left, r = plan.pad
+    h, w = g.shape[1:]
+    return Routing(grad_out, g[:, t:h - b, left:w - r], tuple(shares))

@@ -12,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from vizcore.lab.settings import Op
+
 REAL, PAD, ZERO = 0, 1, 2  # values of the ``kinds`` grid
 Padding = int | Literal["same"]
 
@@ -42,7 +44,7 @@ class StepPlan:
     """All steps of one operation. ``padded`` (C, Hp, Wp), ``kinds`` (Hp, Wp), ``output`` (O, Ho, Wo);
     ``pad`` = (top, bottom, left, right) (negative = cropped); ``formula`` with numbers substituted."""
 
-    op: str
+    op: Op
     padded: np.ndarray
     kinds: np.ndarray
     output: np.ndarray
@@ -128,7 +130,7 @@ def _window(i: int, j: int, stride: tuple[int, int], dil: tuple[int, int],
     return np.repeat(r[:, None], kw, 1), np.repeat(c[None, :], kh, 0)
 
 
-def _conv_on_padded(op: str, padded: np.ndarray, kinds: np.ndarray, weight: np.ndarray,
+def _conv_on_padded(op: Op, padded: np.ndarray, kinds: np.ndarray, weight: np.ndarray,
                     bias: np.ndarray, stride: tuple[int, int], dil: tuple[int, int], groups: int,
                     pad: tuple[int, int, int, int], formula: str) -> StepPlan:
     c_in = padded.shape[0]
@@ -182,7 +184,8 @@ def conv_steps(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
     pad = _resolve_pad(padding, kh, kw, dil, st)
     padded, kinds = _pad_grid(x, pad, 0.0)
     formula = size_formula(x.shape[1], kh, stride=st[0], pad_total=pad[0] + pad[1], dilation=dil[0])
-    return _conv_on_padded("conv", padded, kinds, weight, bias, st, dil, groups, pad, formula)
+    op = Op.CONV if groups == 1 else Op.DEPTHWISE
+    return _conv_on_padded(op, padded, kinds, weight, bias, st, dil, groups, pad, formula)
 
 
 def conv_transpose_steps(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
@@ -223,16 +226,17 @@ def conv_transpose_steps(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | N
                f"{dil[0]}·{kh - 1} + {output_padding} + 1 = {o}")
     if o < 1:
         raise ValueError(f"The padding ({padding}) removes the whole output: {formula}.")
-    return _conv_on_padded("conv_transpose", padded, kinds, np.ascontiguousarray(conv_w), bias,
+    return _conv_on_padded(Op.TRANSPOSED, padded, kinds, np.ascontiguousarray(conv_w), bias,
                            (1, 1), dil, groups, pad, formula)
 
 
 def pool_steps(x: np.ndarray, kernel_size: int | tuple[int, int], stride: int | None = None,
-               mode: Literal["max", "avg"] = "max", padding: int = 0) -> StepPlan:
+               mode: Op | Literal["max", "avg"] = Op.MAX, padding: int = 0) -> StepPlan:
     """Steps of ``F.max_pool2d`` / ``F.avg_pool2d`` (count_include_pad) on every channel. Global
-    average pooling = ``mode="avg"``, ``kernel_size=(H, W)``. Max pads with −∞ (never wins)."""
+    average pooling = ``mode=Op.AVG``, ``kernel_size=(H, W)``. Max pads with −∞ (never wins)."""
     x = _as_chw(x)
-    if mode not in ("max", "avg"):
+    op = Op(mode) if mode in tuple(Op) else None
+    if op not in (Op.MAX, Op.AVG):
         raise ValueError(f"mode must be 'max' or 'avg' (got {mode!r}).")
     kh, kw = _pair(kernel_size, "kernel_size")
     st = (kh, kw) if stride is None else _pair(stride, "stride")
@@ -240,7 +244,7 @@ def pool_steps(x: np.ndarray, kernel_size: int | tuple[int, int], stride: int | 
         raise ValueError(f"Pooling padding must be between 0 and half the window (torch's rule): "
                          f"a {kh}×{kw} window allows 0–{min(kh, kw) // 2}, not {padding}.")
     pad = (padding,) * 4
-    padded, kinds = _pad_grid(x, pad, -np.inf if mode == "max" else 0.0)
+    padded, kinds = _pad_grid(x, pad, -np.inf if op is Op.MAX else 0.0)
     ho = (padded.shape[1] - kh) // st[0] + 1
     wo = (padded.shape[2] - kw) // st[1] + 1
     if ho < 1 or wo < 1:
@@ -253,7 +257,7 @@ def pool_steps(x: np.ndarray, kernel_size: int | tuple[int, int], stride: int | 
             for j in range(wo):
                 rows, cols = _window(i, j, st, (1, 1), kh, kw)
                 vals = padded[ch, rows, cols]
-                if mode == "max":
+                if op is Op.MAX:
                     win = int(np.argmax(vals))
                     wts = np.zeros((kh, kw))
                     wts.flat[win] = 1.0
@@ -268,32 +272,4 @@ def pool_steps(x: np.ndarray, kernel_size: int | tuple[int, int], stride: int | 
                 steps.append(Step((ch, i, j), np.array([ch]), rows[None], cols[None], vals[None],
                                   wts[None], prods[None], np.array([value]), value, 0.0, value, win))
     formula = size_formula(x.shape[1], kh, stride=st[0], pad_total=2 * padding, dilation=1)
-    return StepPlan(f"{mode}_pool", padded, kinds, out, tuple(steps), (kh, kw), st, (1, 1), pad,
-                    formula)
-
-
-@dataclass(frozen=True)
-class Routing:
-    """Pooling backward: ``grad_out`` (C, Ho, Wo) → ``grad_in`` (C, H, W); ``shares[t]`` (kh, kw) is
-    what step t sends to each window cell (max: all to the winner; average: 1/k² to each)."""
-    grad_out: np.ndarray
-    grad_in: np.ndarray
-    shares: tuple[np.ndarray, ...]
-
-
-def pool_backward(plan: StepPlan, grad_out: np.ndarray) -> Routing:
-    """Route ``grad_out`` (C, Ho, Wo) back through pooling ``plan`` (= autograd; padding shares dropped)."""
-    if not plan.op.endswith("_pool"):
-        raise ValueError("pool_backward needs a pooling plan.")
-    grad_out = np.asarray(grad_out, np.float64)
-    if grad_out.shape != plan.output.shape:
-        raise ValueError(f"grad_out must have shape {plan.output.shape}; got {grad_out.shape}.")
-    g = np.zeros(plan.padded.shape)
-    shares = []
-    for s in plan.steps:
-        share = s.weights[0] * grad_out[s.out]
-        np.add.at(g[s.out[0]], (s.rows[0], s.cols[0]), share)
-        shares.append(share)
-    t, b, left, r = plan.pad
-    h, w = g.shape[1:]
-    return Routing(grad_out, g[:, t:h - b, left:w - r], tuple(shares))
+    return StepPlan(op, padded, kinds, out, tuple(steps), (kh, kw), st, (1, 1), pad, formula)

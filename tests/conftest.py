@@ -83,21 +83,36 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
         server.stop()
 
 
+def chromium(*extra_args: str):
+    """Headless Debian Chromium driven by Playwright, as a context manager yielding the browser
+    (skips the test when Chromium is not installed). ``extra_args`` are added to the flags."""
+    from contextlib import contextmanager
+
+    exe = Path("/usr/bin/chromium")
+    if not exe.exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+
+    @contextmanager
+    def launched():
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(
+                executable_path=str(exe), headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                      *extra_args],
+            )
+            try:
+                yield b
+            finally:
+                b.close()
+
+    return launched()
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Debian Chromium driven by Playwright (skips when Chromium is not installed)."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(chromium), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b

@@ -49,8 +49,8 @@ def test_run_cancel_run(app_url: str, browser, width: int, height: int) -> None:
     assert "objective" not in main.inner_text()
 
     page.get_by_role("button", name="▶ Run").click()
-    page.wait_for_function(
-        f"() => document.body.innerText.includes('64×64 px · 16 steps · seed {width}')", timeout=300_000)
+    page.wait_for_function(  # the finished picture's caption: "<size>×<size> px · 16 steps · seed N"
+        f"() => / px · 16 steps · seed {width}/.test(document.body.innerText)", timeout=300_000)
     wait_idle(page, 180_000)
     text = main.inner_text()
     assert "Traceback" not in text and "Cancel" not in text

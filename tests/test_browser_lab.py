@@ -173,7 +173,7 @@ def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> Non
     player = _player(page)
     # choose the region by clicking the photo (top-left corner): the page recomputes, no error
     before = player.locator("#step").inner_text()
-    page.frame_locator('iframe[title*="streamlit_image_coordinates"]').locator("img").click(
+    page.frame_locator('iframe[title*="cnn_lens_click_image"]').locator("img").click(
         position={"x": 25, "y": 25})
     title = before
     for _ in range(120):  # the click reruns the script once; wait for the new animation

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser_utils import shot, wait_idle
+from tests.conftest import chromium
 from vizcore.transfer import demo_set
 
 pytestmark = pytest.mark.browser
@@ -18,21 +19,8 @@ FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-st
 @pytest.fixture(scope="module")
 def camera_browser():
     """Chromium with a fake camera (a generated test pattern) and permission granted."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(chromium), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  *FAKE_CAMERA])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(*FAKE_CAMERA) as b:
+        yield b
 
 
 def _open(browser, url: str, width: int, height: int):

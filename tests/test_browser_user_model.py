@@ -26,15 +26,15 @@ PAGES = [("Predict", "predict"), ("Explain", "explain"), ("Filters", "filters"),
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A grayscale 3-class ResNet-18 as safetensors, its labels, and a photo."""
+    """A grayscale 3-class MobileNetV3-Small as safetensors (6 MB), its labels, and a photo."""
     d = tmp_path_factory.mktemp("browser-user-model")
     torch.manual_seed(0)
-    m = torchvision.models.resnet18(num_classes=3)
-    m.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
-    save_file({k: v.contiguous() for k, v in m.state_dict().items()}, str(d / "xray_resnet18.safetensors"))
+    m = torchvision.models.mobilenet_v3_small(num_classes=3)
+    m.features[0][0] = nn.Conv2d(1, 16, 3, 2, 1, bias=False)
+    save_file({k: v.contiguous() for k, v in m.state_dict().items()}, str(d / "xray_mobilenet.safetensors"))
     (d / "labels.json").write_text(json.dumps(["normal", "pneumonia", "covid"]))
     (d / "coffee.png").write_bytes(photo_bytes("coffee"))
-    return {"weights": d / "xray_resnet18.safetensors", "labels": d / "labels.json",
+    return {"weights": d / "xray_mobilenet.safetensors", "labels": d / "labels.json",
             "photo": d / "coffee.png"}
 
 
@@ -47,9 +47,9 @@ def open_app(browser, url: str, *, width: int, height: int):
     return page
 
 
-def pick_model(page, text: str) -> None:
-    """Choose ``text`` in the sidebar's Model select box (typing filters the long list)."""
-    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Model").first
+def pick_model(page, text: str, label: str = "Model") -> None:
+    """Choose ``text`` in the sidebar select box ``label`` (typing filters the long list)."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text=label).first
     box.click()
     page.keyboard.type(text.split("…")[0][:12])
     page.locator('[role="option"]', has_text=text).first.click()
@@ -60,8 +60,9 @@ def upload_to(page, label: str, path: Path) -> None:
     """Upload ``path`` through the file uploader labelled ``label``."""
     up = page.locator('[data-testid="stFileUploader"]', has_text=label).first
     up.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    up.get_by_text(path.name).first.wait_for(timeout=180_000)  # the upload has reached the server
     page.wait_for_timeout(500)
-    wait_idle(page)
+    wait_idle(page, 180_000)
 
 
 def goto(page, title: str) -> None:
@@ -86,6 +87,7 @@ def test_upload_own_model_and_photo_then_gradcam(app_url: str, browser, model_fi
     assert "upload its weights in the sidebar" in page.locator('[data-testid="stMain"]').inner_text()
     upload_to(page, "Weights file", model_files["weights"])
     upload_to(page, "Class names", model_files["labels"])
+    pick_model(page, "mobilenet_v3_small", label="Architecture")
     if w == 1366:  # the preprocessing override: a smaller input (also keeps the test fast)
         sidebar.get_by_text("Preprocessing and name").click()
         size = sidebar.locator('input[aria-label="Input size (px)"]')
@@ -100,7 +102,7 @@ def test_upload_own_model_and_photo_then_gradcam(app_url: str, browser, model_fi
     text = sidebar.inner_text()
     shot(page, f"user-model-loaded-{w}x{h}")
     assert "Loaded " in text, text[-800:]
-    assert "3 classes, 1-channel" in text and "xray_resnet18.safetensors (resnet18)" in text
+    assert "3 classes, 1-channel" in text and "xray_mobilenet.safetensors (mobilenet_v3_small)" in text
     upload_to(page, "upload a photo", model_files["photo"])
     goto(page, "Predict")
     main = page.locator('[data-testid="stMain"]')

@@ -11,11 +11,11 @@ from app.cli import main as cli
 
 def test_run_passes_arguments_through(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env=None: calls.append(cmd) or 0)
     assert cli.main([]) == 0
     assert cli.main(["run", "--server.port", "8999"]) == 0
     assert cli.main(["--server.headless", "true"]) == 0
-    assert calls[0][1:5] == ["-m", "streamlit", "run", str(cli.MAIN)]
+    assert calls[0][1:5] == ["-m", "app.cli.launch", "run", str(cli.MAIN)]  # streamlit, metrics hidden
     assert "--server.maxUploadSize" in calls[0] and "--server.enableStaticServing" in calls[0]
     assert calls[1][-2:] == ["--server.port", "8999"] and calls[2][-2:] == ["--server.headless", "true"]
 

@@ -137,6 +137,10 @@ def test_page_shows_the_folder_set(photos: Path, env: Path, lite0) -> None:
     no_exceptions(at)
     text = captions(at)
     assert "3 photos of folder 'holiday' ranked" in text and "RF patch" in text
+    assert "synthetic: channel 3" not in text  # nothing is optimised before Run (issue 13)
+    at.button(key="fv_run::exemplar").click().run()
+    no_exceptions(at)
+    text = captions(at)
     assert "synthetic: channel 3" in text
     want = load_index(s.key).exemplars(3)
     for i, name in enumerate(want.names):
@@ -159,6 +163,8 @@ def test_page_shows_the_folder_set(photos: Path, env: Path, lite0) -> None:
     at.run()
     no_exceptions(at)
     assert any("missing or unreadable" in e.value for e in at.error), [e.value for e in at.error]
+    at.button(key="fv_run::exemplar").click().run()  # the synthetic view still works beside it
+    no_exceptions(at)
     assert "synthetic: channel" in captions(at)
 
 

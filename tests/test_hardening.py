@@ -211,7 +211,7 @@ def test_uploader_decides_by_content_and_escapes_names() -> None:
     no_exceptions(at)
     msg = " ".join(e.value for e in at.error)
     assert "This file is not an image we can read" in msg and "StreamlitAPIException" not in msg
-    assert "\\!\\[t\\]\\(http://127.0.0.1:9/pwned.png\\)" in msg and "![t](" not in msg
+    assert "\\!\\[t\\]\\(http\\://127.0.0.1\\:9/pwned.png\\)" in msg and "![t](" not in msg
     assert at.session_state["image_name"] == "holiday.xyz"  # the previous photo is kept
 
 

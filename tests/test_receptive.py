@@ -132,7 +132,18 @@ def _check_layers(name: str) -> tuple[list[str], int]:
     return picks, 32 * math.ceil((need + 64) / 32)
 
 
-@pytest.mark.parametrize("name", [s.name for s in list_specs()])
+def test_lenet5_receptive_field_by_hand() -> None:
+    """C1 5×5 → S2 2×2/2 → C3 5×5 → S4 2×2/2: RF 5, 6, 6 + 4·2 = 14, 14 + 1·2 = 16; jump 1, 2, 2, 4."""
+    from models.lenet import LeNet5
+
+    trace = trace_model(LeNet5(), input_size=32)
+    got = [(trace.layer_rf[n].size, trace.layer_rf[n].jump) for n in
+           ("features.0", "features.2", "features.3", "features.5")]
+    assert got == [(5, 1), (6, 2), (14, 2), (16, 4)]
+
+
+# LeNet-5's classifier needs exactly 32 px (16·5·5 inputs), so its brute force is the hand count above.
+@pytest.mark.parametrize("name", [s.name for s in list_specs() if s.name != "lenet5"])
 def test_brute_force_gradient_extent_matches(name: str) -> None:
     layers, size = _check_layers(name)
     original = _untrained(name)

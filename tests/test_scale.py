@@ -113,7 +113,8 @@ def jobs(lite0: LoadedModel, r18: LoadedModel, imgs: list[LoadedImage]) -> list[
     ]
     # the Feature-visualisation page: exemplars + a short optimisation
     photos_ = tuple(photo_bytes(p, "JPEG") for p in ("chelsea", "coffee", "rocket"))
-    out += [(actmax.exemplar_set, lite0, None, dict(photos=photos_, layer="_blocks.3._project_conv",
+    pixels = np.stack([actmax.photo_pixels(p, lite0) for p in photos_])
+    out += [(actmax.exemplar_set, lite0, None, dict(pixels=pixels, layer="_blocks.3._project_conv",
                                                      channel=5, k=2)),
             (feature_vis, lite0, None, dict(layer="_blocks.2._project_conv", channel=3)),
             (feature_vis, r18, None, dict(layer="layer1", channel=7))]

@@ -119,3 +119,14 @@ def test_teacher_folder_loads_one_class_per_subfolder(monkeypatch, tmp_path) -> 
     assert len(problems) == 1 and problems[0].startswith("circles/readme.txt")
     monkeypatch.setenv(state.FOLDER_ENV, str(tmp_path / "missing"))
     assert state.teacher_folder() is None
+
+
+def test_cli_transfer_folder_option(tmp_path, capsys) -> None:
+    from app.cli.main import _transfer_folder
+
+    assert _transfer_folder(["--server.port", "1"]) == (["--server.port", "1"], None)
+    (tmp_path / "cats").mkdir()
+    rest, folder = _transfer_folder(["--transfer-folder", str(tmp_path), "--server.port", "1"])
+    assert rest == ["--server.port", "1"] and folder == str(tmp_path.resolve())
+    _, refused = _transfer_folder(["--transfer-folder", str(tmp_path / "cats")])  # no class sub-folders
+    assert refused is False and "one sub-folder of photos per class" in capsys.readouterr().err

@@ -13,7 +13,8 @@ Use it from a notebook::
 Models first, input second, options keyword-only; results are frozen dataclasses of CPU data; hooks
 never outlive a call. Every attribution method: ``attribute(model, x, method)`` (keys of ``METHODS``).
 Batches: ``predict_batch``, ``grad_cams`` and ``attribute_batch`` take (B, C, H, W). Names other than
-``predict`` are imported on first use, so ``import vizcore`` stays cheap.
+``predict`` are imported on first use, so ``import vizcore`` stays cheap. Feature packages:
+``vizcore.adversarial.attack(model, pixels, mean=…, std=…)``, ``vizcore.transfer.fit(loaded, images)``.
 """
 
 from __future__ import annotations
@@ -57,9 +58,14 @@ __all__ = sorted([*_EXPORTS, "predict"])
 # this name. Importing it here first, then binding the function, makes the function win for good.
 from vizcore.predict.topk import predict  # noqa: E402, F401
 
+_SUBPACKAGES = ("adversarial", "transfer", "architectures", "explain", "inside", "featvis", "lab", "core")
+
 
 def __getattr__(name: str) -> Any:
-    """Import ``vizcore.<name>`` from its module on first use (PEP 562)."""
+    """Import ``vizcore.<name>`` from its module on first use (PEP 562); feature subpackages too
+    (``vizcore.adversarial.attack``, ``vizcore.transfer.fit``)."""
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"vizcore.{name}")
     if name not in _EXPORTS:
         raise AttributeError(f"module 'vizcore' has no attribute {name!r}")
     value = getattr(importlib.import_module(_EXPORTS[name]), _ALIASES.get(name, name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 import torch
@@ -85,7 +87,9 @@ def sweep_figure(sw: Sweep, names: tuple[str, ...], *, chosen: float, height: in
         fig.add_trace(go.Scatter(x=x, y=[100 * p for p in sw.target_prob], mode="lines+markers",
                                  name=f"“{names[sw.target]}” (target)",
                                  line=dict(color="#e4572e", dash="dot")))
-    fig.add_vline(x=chosen, line=dict(color="#888", dash="dash"), annotation_text="your ε")
+    fig.add_vline(x=chosen, line=dict(color="#888", dash="dash"))
+    fig.add_annotation(x=math.log10(chosen), y=1.0, yref="paper", text="your ε", showarrow=False,
+                       xanchor="left", yanchor="top", font=dict(color="#666"))  # log axis: log10 position
     fig.update_xaxes(title_text="ε (8-bit levels, log scale)", type="log", tickvals=x,
                      ticktext=[f"{v:g}" for v in x])
     fig.update_yaxes(title_text="probability (%)", range=[-5, 112])

@@ -26,9 +26,9 @@ st.caption(texts.INTRO)
 def attack_form() -> tasks.AttackSettings:
     """The attack settings (a form: nothing recomputes until **Run attack** is pressed)."""
     with st.form("adv-form", border=True):
-        c1, c2, c3, c4 = st.columns([2.2, 2, 1.4, 1.6], vertical_alignment="bottom")
-        method = c1.radio("Attack", list(METHODS), index=list(METHODS).index("pgd"), format_func=METHODS.get,
+        method = st.radio("Attack", list(METHODS), index=list(METHODS).index("pgd"), format_func=METHODS.get,
                           horizontal=True, key="adv-method")
+        c2, c3, c4 = st.columns([2, 1.4, 1.6], vertical_alignment="bottom")
         eps = c2.select_slider("Budget ε (8-bit levels)", EPS_OPTIONS, value=2.0, key="adv-eps",
                                format_func=lambda v: f"{v:g}/255",
                                help="No colour value may change by more than ε levels out of 255.")

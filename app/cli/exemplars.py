@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from models.registry import WeightsUnavailable, get_spec, load_model
-    from vizcore.featvis.exemplar_index import BatchDone, Skipped, build_index, check_layer, folder_files
+    from vizcore.featvis.exemplar_index import build_index, check_layer, folder_files
     from vizcore.featvis.exemplar_store import cache, save_index
 
     folder = Path(args.folder).expanduser()
@@ -71,13 +71,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  skipped {s.name}: {s.reason}" + (" — add --recursive to include it"
                                                    if s.name.endswith("/") else ""), flush=True)
 
-    def skip(s: Skipped) -> None:
-        print(f"  skipped {s.name}: {s.reason}", flush=True)
-
-    def batch(b: BatchDone) -> None:
-        print(f"  batch {b.number}: {b.images} image{'s' * (b.images != 1)} ({b.indexed} indexed, "
-              f"{b.seen}/{b.total} files read, {b.seconds:.1f} s)", flush=True)
-
     store = cache(args.cache)
     try:  # before the work: an unwritable cache must not cost a whole indexing run
         store.root.mkdir(parents=True, exist_ok=True)
@@ -87,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         index = build_index(loaded.model, files, spec=loaded.spec, trained=loaded.trained,
                             layer=args.layer, name=name, k=args.top, batch=args.batch,
-                            folder=str(folder.resolve()), on_skip=skip, on_batch=batch)
+                            folder=str(folder.resolve()), on_skip=_skip, on_batch=_batch)
     except ValueError as exc:
         return _fail(f"{exc} Nothing was stored for {folder}.")
     try:
@@ -97,10 +90,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"done: {index.n_images} images indexed ({index.skipped + len(passed)} skipped) in "
           f"{time.perf_counter() - start:.1f} s → set {name!r} in {store.root} "
           f"({path.stat().st_size / 1e6:.1f} MB, {len(index.kept)} exemplar images kept)", flush=True)
+    _summary(index, name, loaded.spec.name, args.layer)
+    return 0
+
+
+def _skip(s: object) -> None:
+    print(f"  skipped {s.name}: {s.reason}", flush=True)
+
+
+def _batch(b: object) -> None:
+    print(f"  batch {b.number}: {b.images} image{'s' * (b.images != 1)} ({b.indexed} indexed, "
+          f"{b.seen}/{b.total} files read, {b.seconds:.1f} s)", flush=True)
+
+
+def _summary(index: object, name: str, model: str, layer: str) -> None:
+    """The top file names of the first channels and where the set appears in the app."""
     for ch in range(min(SHOW_CHANNELS, index.n_channels)):
         ex = index.exemplars(ch, 3)
         tops = ", ".join(f"{n} ({e.value:.2f})" for n, e in zip(ex.names, ex.top, strict=True))
         print(f"  channel {ch}: {tops}", flush=True)
     print(f"Open Feature visualisation → Dataset exemplars → Photos: folder {name!r} "
-          f"(model {loaded.spec.name}, layer {args.layer}).", flush=True)
-    return 0
+          f"(model {model}, layer {layer}).", flush=True)

@@ -3,6 +3,8 @@
 * ``cnn-lens`` / ``cnn-lens run [streamlit args…]`` — start the web app (``streamlit run app/main.py``);
   ``cnn-lens run --model NAME=FILE --arch A [--labels L] [--trust-pickle pkg.mod:Class] …`` also offers
   your own models to every session (several ``--model`` allowed; ``app/cli/usermodels.py``);
+  ``--transfer-folder DIR`` (one sub-folder of photos per class) offers the teacher's photos on the
+  Transfer learning page;
 * ``cnn-lens serve [--warm a,b] [streamlit args…]`` — load the models (``$CNN_LENS_WARM_MODELS``)
   into the server process first, then start the app in it (the container entrypoint, ``app/cli/serve.py``);
 * ``cnn-lens atlas --model M --layer L --channels 0-63 [--shard i/n] [--steps] [--size] [--seed]``
@@ -27,9 +29,10 @@ from app.cli import exemplars as cli_exemplars
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 # The settings of .streamlit/config.toml (all except headless), so they hold from any working directory;
 # tests/test_cli.py checks the two agree.
-APP_SETTINGS = ("--server.maxUploadSize", "25", "--server.enableStaticServing", "true",
+APP_SETTINGS = ("--server.maxUploadSize", "200", "--server.enableStaticServing", "true",
                 "--browser.gatherUsageStats", "false", "--theme.base", "light",
-                "--runner.postScriptGC", "false", "--client.showErrorDetails", "none")
+                "--runner.postScriptGC", "false", "--client.toolbarMode", "viewer",
+                "--client.showErrorDetails", "none")
 
 
 def run_app(extra: list[str]) -> int:
@@ -42,8 +45,27 @@ def run_app(extra: list[str]) -> int:
     extra, env = usermodels.prepare(extra)
     if env is None:
         return 2
+    extra, folder = _transfer_folder(extra)
+    if folder is False:
+        return 2
+    if folder:
+        env["CNN_LENS_TRANSFER_DIR"] = folder  # the Transfer learning page offers the teacher's photos
     return subprocess.call([sys.executable, "-m", "app.cli.launch", "run", str(MAIN), *APP_SETTINGS,
                             *extra], env=env)  # launch: streamlit's CLI with /_stcore/metrics hidden
+
+
+def _transfer_folder(argv: list[str]) -> tuple[list[str], str | bool | None]:
+    """Take ``--transfer-folder DIR`` (one sub-folder of photos per class) out of ``argv``; returns
+    (the rest, the absolute folder or None), or (…, False) after printing why DIR is refused."""
+    if "--transfer-folder" not in argv:
+        return argv, None
+    i = argv.index("--transfer-folder")
+    folder = Path(argv[i + 1]).expanduser().resolve() if i + 1 < len(argv) else None
+    if folder is None or not folder.is_dir() or not any(p.is_dir() for p in folder.iterdir()):
+        print("cnn-lens: --transfer-folder needs a folder with one sub-folder of photos per class",
+              file=sys.stderr)
+        return argv, False
+    return argv[:i] + argv[i + 2:], str(folder)
 
 
 def atlas(args: argparse.Namespace) -> int:

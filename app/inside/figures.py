@@ -263,7 +263,7 @@ def clickable_map(m: np.ndarray, unit: tuple[int, int] | None, *, size: int = 44
 
 
 def click_xy(value: dict | None, natural: tuple[int, int]) -> tuple[float, float, float] | None:
-    """A ``streamlit_image_coordinates`` click → (x, y) in natural image pixels plus its time stamp."""
+    """A ``click_image`` click → (x, y) in natural image pixels plus its time stamp."""
     if not value or "x" not in value or not value.get("width"):
         return None
     sx = natural[0] / float(value["width"])

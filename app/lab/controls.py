@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import ImageDraw
-from streamlit_image_coordinates import streamlit_image_coordinates
 
+from app.shell.clickimage import click_image
 from models.registry import LoadedModel
 from vizcore.core.hooks import conv_layer_names, resolve_layer
 from vizcore.core.images import LoadedImage
@@ -52,13 +52,14 @@ def region_picker(image: LoadedImage, box: tuple[int, int, int, int] | None) -> 
     thumb = thumb.resize((PICK_WIDTH, max(1, round(thumb.height * scale))))
     if box is not None:
         ImageDraw.Draw(thumb).rectangle([round(v * scale) for v in box], outline="#e4572e", width=3)
-    click = streamlit_image_coordinates(thumb, key=f"lab_click::{image.digest}", cursor="crosshair")
+    click = click_image(thumb, key=f"lab_click::{image.digest}", cursor="crosshair",
+                        alt="Photo: click to move the region")  # fits its column at any width
     if click:
-        raw = (click["x"], click["y"], thumb.width, thumb.height)
+        raw = (click["x"], click["y"], click["width"], click["height"], click.get("unix_time"))
         if raw != st.session_state.get(f"{key}::last"):  # a new click (the value persists)
             st.session_state[f"{key}::last"] = raw
-            st.session_state[key] = (round(click["x"] / thumb.width, 3),
-                                     round(click["y"] / thumb.height, 3))
+            st.session_state[key] = (round(min(max(click["x"] / click["width"], 0.0), 1.0), 3),
+                                     round(min(max(click["y"] / click["height"], 0.0), 1.0), 3))
             st.rerun()
     st.caption("Click the photo to move the region (orange box).")
 

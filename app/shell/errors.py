@@ -17,7 +17,7 @@ from collections.abc import Callable
 import streamlit as st
 
 LOG = logging.getLogger("cnn_lens.errors")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~$])")  # what can start markup mid-line
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~$:])")  # markup mid-line; ":" stops autolinks
 
 
 def escape_md(text: str) -> str:

@@ -169,8 +169,17 @@ def _waiting_for_model(status: Any, loaded: LoadedModel) -> Callable[[int], None
 
 @contextmanager
 def _model_held(status: Any, loaded: LoadedModel, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    if not loaded.lock.acquire(timeout=timeout, on_wait=_waiting_for_model(status, loaded)):
+    shown: list[int] = []
+    show = _waiting_for_model(status, loaded)
+
+    def on_wait(position: int) -> None:
+        shown.append(position)
+        show(position)
+
+    if not loaded.lock.acquire(timeout=timeout, on_wait=on_wait):
         _too_busy(status, timeout)
+    if shown:
+        status.empty()  # the wait is over: no stale "waiting for the model" message
     try:
         yield
     finally:

@@ -108,6 +108,7 @@ def image_input() -> LoadedImage | None:
     st.selectbox("Sample photo", sample_names(), key="sample", index=None,
                  placeholder="Choose a sample…", on_change=_on_sample)
     st.file_uploader("…or upload a photo", type=None, key=uploader_key(), on_change=_on_upload,
+                     max_upload_size=25,  # the server allows 200 MB for model files (app/usermodel)
                      help="PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB (recognised by content, "
                      "whatever the file name says).")
     if st.toggle("Use the webcam", key="use_camera"):

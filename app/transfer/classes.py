@@ -6,6 +6,7 @@ import html
 
 import streamlit as st
 
+from app.shell import uploads
 from app.transfer import state
 from vizcore.transfer import demo_set
 
@@ -21,17 +22,31 @@ def _bump(name: str) -> None:
     st.session_state[f"tl_gen_{name}"] = st.session_state.get(f"tl_gen_{name}", 0) + 1
 
 
+def _take(files: list) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Bytes of each uploaded file, counted against the session's upload budget, then released."""
+    taken, refused = [], []
+    for f in files:
+        try:
+            taken.append((f.name, uploads.take(f)))
+        except uploads.UploadRefused as exc:
+            refused.append(f"{f.name}: {exc}")
+        finally:
+            uploads.release(f)
+    return taken, refused
+
+
 def _on_upload(name: str, key: str) -> None:
-    files = st.session_state.get(key) or []
-    problems = state.add_images(name, [(f.name, f.getvalue()) for f in files])
-    st.session_state["tl_problems"] = problems
+    taken, refused = _take(st.session_state.get(key) or [])
+    st.session_state["tl_problems"] = refused + state.add_images(name, taken)
     _bump(name)
 
 
 def _on_snapshot(name: str, key: str) -> None:
     shot = st.session_state.get(key)
     if shot is not None:
-        st.session_state["tl_problems"] = state.add_images(name, [("webcam snapshot", shot.getvalue())])
+        taken, refused = _take([shot])
+        st.session_state["tl_problems"] = refused + state.add_images(name, [("webcam snapshot", d)
+                                                                           for _, d in taken])
         _bump(name)  # a fresh camera widget: the next snapshot is one click away
 
 

@@ -230,16 +230,19 @@ def load_image(data: bytes, *, max_side: int = MAX_SIDE) -> LoadedImage:
         raise ImageError("The file is empty (0 bytes).")
     if len(data) > MAX_BYTES:
         raise ImageError(f"The file is {len(data) / 1e6:.0f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB.")
+    img = _open(data)  # header only: bombs are refused here without waiting for a decode slot
+    _check_geometry(*img.size)
+    if img.format != "JPEG":  # a JPEG's budget is checked after draft() (decoded at reduced scale)
+        _check_budget(img)
     if not _SLOTS.acquire(timeout=DECODE_WAIT_S):
         raise ImageError("The server is busy decoding other uploads; please try again in a moment.")
     try:
-        return _load(data, max_side)
+        return _load(img, data, max_side)
     finally:
         _SLOTS.release()
 
 
-def _load(data: bytes, max_side: int) -> LoadedImage:
-    img = _open(data)
+def _load(img: Image.Image, data: bytes, max_side: int) -> LoadedImage:
     fmt = img.format or "?"
     notices: list[str] = []
     try:

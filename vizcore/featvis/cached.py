@@ -51,6 +51,25 @@ def entry_key(m: Model, target: Target, index: int | tuple[int, ...], settings: 
                     index=index, row=target.row, col=target.col, settings=settings.as_dict())
 
 
+def _lookup(m: Model, target: Target, settings: Settings, cache: DiskCache | None,
+            ) -> tuple[list[str], list[tuple[int, ...]], dict[str, dict[str, np.ndarray]]]:
+    """(cache keys, channel groups, entries already in ``cache``): one group per channel, or one
+    for all channels when diversity couples them."""
+    if settings.diversity:
+        groups: list[tuple[int, ...]] = [tuple(target.indices)]
+        keys = [entry_key(m, target, tuple(target.indices), settings)]
+    else:
+        groups = [(i,) for i in target.indices]
+        keys = [entry_key(m, target, i, settings) for i in target.indices]
+    found: dict[str, dict[str, np.ndarray]] = {}
+    if cache is not None:
+        for k in keys:
+            hit = cache.get(k)
+            if hit is not None:
+                found[k] = hit
+    return keys, groups, found
+
+
 def visualise(
     m: Model, target: Target, *, settings: Settings, cache: DiskCache | None = None,
     batch: int = 8, progress: Progress | None = None, preview_every: int = 8, compute: bool = True,
@@ -65,18 +84,7 @@ def visualise(
     stored at once, so a cancelled run keeps the batches it completed.
     """
     start = time.perf_counter()
-    if settings.diversity:
-        groups: list[tuple[int, ...]] = [tuple(target.indices)]
-        keys = [entry_key(m, target, tuple(target.indices), settings)]
-    else:
-        groups = [(i,) for i in target.indices]
-        keys = [entry_key(m, target, i, settings) for i in target.indices]
-    found: dict[str, dict[str, np.ndarray]] = {}
-    if cache is not None:
-        for k in keys:
-            hit = cache.get(k)
-            if hit is not None:
-                found[k] = hit
+    keys, groups, found = _lookup(m, target, settings, cache)
     hits = len(found)
     missing = [(k, g) for k, g in zip(keys, groups, strict=True) if k not in found]
     if missing and not compute:

@@ -182,10 +182,9 @@ def build_index(
 ) -> ExemplarIndex:
     """Index ``files`` (name, path) for every channel of ``layer`` in batches of ``batch`` images.
 
-    Unreadable files are reported through ``on_skip`` and left out. Raises ``ValueError`` for an
-    unknown or non-spatial layer, a bad ``k`` / ``batch`` or when no file is a readable image. The
-    layer's hook exists only during each batch's forward; the model's flags are restored also on
-    error.
+    Unreadable files are reported through ``on_skip`` and left out. Raises ``ValueError`` for an unknown
+    or non-spatial layer, a bad ``k`` / ``batch`` or no readable image. Hooks live only during each
+    batch's forward; the model's flags are restored also on error.
     """
     if k < 1 or batch < 1:
         raise ValueError(f"top and batch must be at least 1 (got {k} and {batch}).")
@@ -233,7 +232,10 @@ def build_index(
     return ExemplarIndex(
         name=name, model=spec.name, trained=trained, layer=layer, input_size=spec.input_size, rf=rf,
         map_size=(int(shape[1]), int(shape[2])), k=k, names=np.array(names, dtype=str),
-        values=np.concatenate([p.values for p in parts]), means=np.concatenate([p.means for p in parts]),
-        positions=np.concatenate([p.positions for p in parts]), kept=order,
-        pixels=np.stack([kept[i] for i in order]), folder=folder, skipped=n_skipped,
-        seconds=time.perf_counter() - start, created=time.time())
+        **_joined(parts), kept=order, pixels=np.stack([kept[i] for i in order]), folder=folder,
+        skipped=n_skipped, seconds=time.perf_counter() - start, created=time.time())
+
+
+def _joined(parts: Sequence[Scores]) -> dict[str, np.ndarray]:
+    """The per-batch scores as one (N, C) array each: ``values``, ``means``, ``positions``."""
+    return {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("values", "means", "positions")}

@@ -117,6 +117,16 @@ def _parts(target: Target, n: int, settings: Settings, micro: int) -> list[tuple
             for i in range(0, n, micro)]
 
 
+def _report(progress: Progress, done: int, total: int, preview_every: int,
+            image: Callable[[], torch.Tensor]) -> None:
+    """``progress(done, total, preview)``: a uint8 preview every ``preview_every`` steps and at the end."""
+    show = done == total or done % max(1, preview_every) == 0
+    if show:
+        with torch.no_grad():
+            preview = to_uint8(image())
+    progress(done, total, preview if show else None)
+
+
 def render(
     model: nn.Module, target: Target, *, mean: tuple[float, float, float],
     std: tuple[float, float, float], settings: Settings = Settings(),
@@ -127,10 +137,9 @@ def render(
     FFT + decorrelated-colour parameterisation, transformation robustness (pad, jitter, scale,
     rotate), Adam. Each step runs the network only up to the target layer (``capture(...,
     stop_after=True)``) with frozen parameters; gradients via ``torch.autograd.grad`` w.r.t. the
-    spectrum only. Deterministic for ``settings.seed``. Each step runs inside ``guard()`` (when
-    given; then in parts of ``MICRO_BATCH`` images, each its own turn, unless diversity couples
-    them) and places and removes its own hooks there; the model's flags are restored after every
-    step, also on error (e.g. ``progress`` raising to cancel the run).
+    spectrum only. Deterministic for ``settings.seed``. Each step runs inside ``guard()`` (if given:
+    in parts of ``MICRO_BATCH`` images, a turn each, unless diversity couples them) with its own hooks;
+    the model's flags are restored after every step, also on error (``progress`` raising = cancel).
     """
     start = time.perf_counter()
     dev = model_device(model)
@@ -170,12 +179,8 @@ def render(
         spectrum.grad = None
         history[step] = torch.cat(vals).cpu().numpy()
         if progress is not None:  # outside the guard: may be slow, or raise to cancel the run
-            last = step + 1 == settings.steps
-            show = last or (step + 1) % max(1, preview_every) == 0
-            if show:
-                with torch.no_grad():
-                    img = _image(spectrum, scale, len(mean))
-            progress(step + 1, settings.steps, to_uint8(img) if show else None)
+            _report(progress, step + 1, settings.steps, preview_every,
+                    lambda: _image(spectrum, scale, len(mean)))
     with turn(), frozen(model), capture(model, [layer] if layer else [], stop_after=True) as store, \
             torch.no_grad():
         img = _image(spectrum, scale, len(mean))

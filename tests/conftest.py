@@ -83,36 +83,34 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
         server.stop()
 
 
-def chromium(*extra_args: str):
-    """Headless Debian Chromium driven by Playwright, as a context manager yielding the browser
-    (skips the test when Chromium is not installed). ``extra_args`` are added to the flags."""
-    from contextlib import contextmanager
-
-    exe = Path("/usr/bin/chromium")
-    if not exe.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-
-    @contextmanager
-    def launched():
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            b = pw.chromium.launch(
-                executable_path=str(exe), headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                      *extra_args],
-            )
-            try:
-                yield b
-            finally:
-                b.close()
-
-    return launched()
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_driver():
+    """One Playwright driver for the whole session (two sync drivers cannot run at once); skips when
+    Debian Chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+def launch_chromium(driver, *extra_args: str):
+    """Headless Debian Chromium with our flags plus ``extra_args`` (close it when done)."""
+    return driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                  args=[*CHROMIUM_ARGS, *extra_args])
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
     """Headless Debian Chromium driven by Playwright (skips when Chromium is not installed)."""
-    with chromium() as b:
+    b = launch_chromium(playwright_driver)
+    try:
         yield b
+    finally:
+        b.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser_utils import shot, wait_idle
-from tests.conftest import chromium
+from tests.conftest import launch_chromium
 from vizcore.transfer import demo_set
 
 pytestmark = pytest.mark.browser
@@ -17,10 +17,13 @@ FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-st
 
 
 @pytest.fixture(scope="module")
-def camera_browser():
-    """Chromium with a fake camera (a generated test pattern) and permission granted."""
-    with chromium(*FAKE_CAMERA) as b:
+def camera_browser(playwright_driver):
+    """Chromium with a fake camera (a generated test pattern); permission is granted per context."""
+    b = launch_chromium(playwright_driver, *FAKE_CAMERA)
+    try:
         yield b
+    finally:
+        b.close()
 
 
 def _open(browser, url: str, width: int, height: int):

@@ -60,7 +60,8 @@ def upload_to(page, label: str, path: Path) -> None:
     """Upload ``path`` through the file uploader labelled ``label``."""
     up = page.locator('[data-testid="stFileUploader"]', has_text=label).first
     up.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
-    up.get_by_text(path.name).first.wait_for(timeout=180_000)  # the upload has reached the server
+    # the upload has reached the server: its entry is listed (long names are shortened in the list)
+    up.get_by_text(path.name[:8]).first.wait_for(timeout=180_000)
     page.wait_for_timeout(500)
     wait_idle(page, 180_000)
 

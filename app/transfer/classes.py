@@ -101,7 +101,7 @@ def _class_panel(name: str, images: list) -> None:
         add = st.columns(2)
         key = f"tl_up_{_gen(name)}"
         add[0].file_uploader(f"Add photos to “{name}”", accept_multiple_files=True, key=key,
-                             on_change=_on_upload, args=(name, key),
+                             on_change=_on_upload, args=(name, key), max_upload_size=25,
                              help="Several files at once; any image format the app reads.")
         if add[1].toggle("Webcam snapshots", key=f"tl_cam_on_{name}"):
             cam = f"tl_cam_{_gen(name)}"

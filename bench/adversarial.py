@@ -28,7 +28,8 @@ from vizcore.adversarial import Normalised, attack  # noqa: E402
 from vizcore.adversarial.attacks import input_grad, iterate  # noqa: E402
 from vizcore.adversarial.defences import Defence  # noqa: E402
 from vizcore.adversarial.export import pixels_of  # noqa: E402
-from vizcore.adversarial.robust import adaptive_attack, defended_predict, eps_sweep  # noqa: E402
+from vizcore.adversarial.robust import adaptive_attack, defended_predict  # noqa: E402
+from vizcore.adversarial.sweep import eps_sweep  # noqa: E402
 from vizcore.core.images import load_image  # noqa: E402
 
 SAMPLES = sorted((ROOT / "app" / "shell" / "samples").glob("*.jpg"))
@@ -112,7 +113,7 @@ def defence_table() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--defences", action="store_true", help="also print the defence table (slow)")
     args = parser.parse_args()
     torch.set_num_threads(2)

@@ -38,3 +38,16 @@ def upload(page, file_path: Path) -> None:
     dropzone.set_input_files(str(file_path))
     page.wait_for_timeout(500)
     wait_idle(page)
+
+
+def lab_player(page):
+    """The frame of the animation player, once it has drawn its first step."""
+    for _ in range(240):
+        for frame in page.frames:
+            try:
+                if frame.evaluate("document.body && document.body.dataset.ready === '1'"):
+                    return frame
+            except Exception:  # a frame being replaced during a rerun
+                continue
+        page.wait_for_timeout(250)
+    raise AssertionError("the lab player did not start")

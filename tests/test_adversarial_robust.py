@@ -19,7 +19,8 @@ from vizcore.adversarial import Normalised, attack
 from vizcore.adversarial.defences import Defence, bit_depth, gaussian_blur, median_filter, through, transform
 from vizcore.adversarial.export import quantise
 from vizcore.adversarial.metrics import distortion
-from vizcore.adversarial.robust import adaptive_attack, defended_predict, eps_sweep
+from vizcore.adversarial.robust import adaptive_attack, defended_predict
+from vizcore.adversarial.sweep import eps_sweep
 
 
 def hwc(x: torch.Tensor) -> np.ndarray:
@@ -98,18 +99,44 @@ class BatchSpy(nn.Module):
         return self.inner(x)
 
 
-@pytest.mark.parametrize("method", ["pgd", "targeted"])
-def test_sweep_is_one_batch_and_agrees_with_single_attacks(method: str) -> None:
-    spy, x = BatchSpy(tiny_cnn(seed=4)).eval(), photo(24, seed=9)
-    levels = (0.5, 1, 2, 3, 4, 6, 8, 16)
+@pytest.mark.parametrize("method", ["pgd", "targeted", "bim"])
+def test_sweep_is_one_shrinking_batch_and_agrees_with_single_attacks(method: str) -> None:
+    sharp = tiny_cnn(seed=4)  # confident logits, so that the large budgets settle within the steps
+    sharp[-1].weight.mul_(40)
+    sharp[-1].bias.mul_(40)
+    spy, x = BatchSpy(sharp).eval(), photo(24, seed=9)
+    levels = (0.5, 1, 2, 3, 4, 6, 8, 16, 64, 128)
     sw = eps_sweep(spy, x, mean=MEAN, std=STD, method=method, levels=levels, steps=5, target=1, seed=3)
-    assert spy.batches == [1] + [8] * 6  # clean forward, 5 steps, final evaluation: always all 8 budgets
-    for i in (0, 4, 7):
-        single = attack(spy, x, mean=MEAN, std=STD, method=method, eps=levels[i] / 255, steps=5, target=1,
-                        seed=3)
-        assert single.pred == sw.preds[i] and single.success == sw.success[i]
-        assert single.probs[sw.source] == pytest.approx(sw.source_prob[i], abs=1e-4)
+    # clean forward, then one batch per step holding only the budgets not yet settled, then one last
+    # forward of the budgets that ran every step
+    ran_all = sum(u == 5 for u in sw.steps_used)
+    steps_batches = [sum(u >= k for u in sw.steps_used) for k in range(5)]  # settled at check k: k steps
+    assert spy.batches == [1] + [b for b in steps_batches if b] + ([ran_all] if ran_all else [])
+    assert steps_batches[0] == len(levels) and 0 < ran_all < len(levels), sw.steps_used  # both kinds
+    assert sum(spy.batches) < 1 + 6 * len(levels)  # settled budgets cost nothing more
+    goal = 1 if method == "targeted" else sw.source
+    for i, lv in enumerate(levels):
+        single = attack(spy, x, mean=MEAN, std=STD, method=method, eps=lv / 255, steps=5, target=1, seed=3)
+        if sw.steps_used[i] == 5:  # never settled: exactly the single attack
+            assert single.pred == sw.preds[i] and single.success == sw.success[i]
+            assert single.probs[sw.source] == pytest.approx(sw.source_prob[i], abs=1e-4)
+        else:  # settled: the outcome is decided and the single attack (all steps) agrees with it
+            assert sw.success[i] and single.success, (i, sw.steps_used)
+            if method == "targeted":
+                assert sw.target_prob[i] > 0.99 and single.probs[goal] > 0.98
+            else:
+                assert sw.source_prob[i] < 0.01 and single.probs[sw.source] < 0.02
     assert (sw.target_prob is not None) == (method == "targeted")
+
+
+def test_fgsm_sweep_is_one_step_for_every_budget() -> None:
+    spy, x = BatchSpy(tiny_cnn(seed=4)).eval(), photo(24, seed=9)
+    sw = eps_sweep(spy, x, mean=MEAN, std=STD, method="fgsm", levels=(1, 4, 16), seed=3)
+    assert spy.batches == [1, 3, 3] and sw.steps_used == (1, 1, 1)
+    for i, lv in enumerate((1, 4, 16)):
+        single = attack(spy, x, mean=MEAN, std=STD, method="fgsm", eps=lv / 255)
+        assert single.pred == sw.preds[i]
+        assert single.probs[sw.source] == pytest.approx(sw.source_prob[i], abs=1e-4)
 
 
 def test_adaptive_attack_goes_through_the_defence() -> None:

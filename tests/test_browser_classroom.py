@@ -15,7 +15,7 @@ import re
 import pytest
 
 from app.shell.navigation import PAGES
-from tests.browser_utils import open_app, shot, wait_idle
+from tests.browser_utils import lab_player, open_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 SIZES = [(1366, 768), (1920, 1080)]
@@ -121,6 +121,8 @@ def test_every_page_fits_and_reads_at_projector_sizes(app_url: str, browser, wid
         page.goto(f"{app_url}/{entry.url_path}", wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stMain"] h1', timeout=240_000)
         _settle(page)
+        if entry.url_path == "lab":
+            lab_player(page)  # the player has sized its grid to the frame
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert "Traceback" not in main and not page.locator('[data-testid="stException"]').count(), \
             entry.url_path

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_utils import IDLE, open_app, shot, wait_idle
+from tests.browser_utils import IDLE, lab_player, open_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 SIZES = [(1366, 768), (1920, 1080)]
@@ -47,20 +47,7 @@ def _open_lab(browser, url: str, query: str = "", *, width: int, height: int, sc
     page.goto(f"{url}/lab{query}", wait_until="domcontentloaded")
     page.wait_for_selector("iframe[srcdoc]", timeout=180_000)
     wait_idle(page)
-    return page, _player(page)
-
-
-def _player(page):
-    """The frame of the animation player, once it has drawn its first step."""
-    for _ in range(240):
-        for frame in page.frames:
-            try:
-                if frame.evaluate("document.body && document.body.dataset.ready === '1'"):
-                    return frame
-            except Exception:  # a frame being replaced during a rerun
-                continue
-        page.wait_for_timeout(250)
-    raise AssertionError("the lab player did not start")
+    return page, lab_player(page)
 
 
 def _step(frame) -> int:
@@ -170,7 +157,7 @@ def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> Non
     wait_idle(page)
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert "Real learned filter" in main and "Traceback" not in main
-    player = _player(page)
+    player = lab_player(page)
     # choose the region by clicking the photo (top-left corner): the page recomputes, no error
     before = player.locator("#step").inner_text()
     page.frame_locator('iframe[title*="cnn_lens_click_image"]').locator("img").click(
@@ -179,7 +166,7 @@ def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> Non
     for _ in range(120):  # the click reruns the script once; wait for the new animation
         page.wait_for_timeout(500)
         if page.locator(IDLE).count():
-            player = _player(page)
+            player = lab_player(page)
             title = player.locator("#step").inner_text()
             if title != before:
                 break

@@ -189,6 +189,25 @@ def test_session_upload_budget_counts_files_and_bytes() -> None:
     assert "the limit is 150 MB per session" in at.markdown[0].value
 
 
+def _released_upload_page() -> None:
+    import streamlit as st
+    from streamlit.runtime.uploaded_file_manager import DeletedFile
+
+    from app.shell import sidebar, uploads
+
+    # what the sidebar uploader holds when it is redrawn on another page after its file was released
+    st.session_state[sidebar.uploader_key()] = DeletedFile("gone")
+    sidebar._on_upload()
+    st.write(f"received={uploads.received(st.session_state[sidebar.uploader_key()])} "
+             f"error={st.session_state.get(sidebar.ERROR_KEY)}")
+
+
+def test_released_upload_is_no_file_not_a_crash() -> None:
+    at = AppTest.from_function(_released_upload_page, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.markdown[0].value == "received=False error=None"
+
+
 def _png(colour: tuple[int, int, int]) -> bytes:
     import io
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
-from vizcore.adversarial.robust import Sweep
+from vizcore.adversarial.sweep import Sweep
 
 DISPLAY = 448  # px: pictures are drawn at 2× the model's 224 so the labels stay readable
 
@@ -82,7 +82,9 @@ def sweep_figure(sw: Sweep, names: tuple[str, ...], *, chosen: float, height: in
         text=["✓ fooled" if ok else "✗ holds" for ok in sw.success], textposition="top center",
         line=dict(color="#3f88c5", width=3), marker=dict(size=10, color=["#e4572e" if ok else "#3f88c5"
                                                                           for ok in sw.success]),
-        hovertemplate="ε = %{x}/255: %{y:.2f}%<extra></extra>"))
+        customdata=[f"{u} of {sw.steps} steps" + (" (settled)" if u < sw.steps else "")
+                    for u in sw.steps_used],
+        hovertemplate="ε = %{x}/255: %{y:.2f}% · %{customdata}<extra></extra>"))
     if sw.target_prob is not None and sw.target is not None:
         fig.add_trace(go.Scatter(x=x, y=[100 * p for p in sw.target_prob], mode="lines+markers",
                                  name=f"“{names[sw.target]}” (target)",

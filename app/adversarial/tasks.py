@@ -19,7 +19,8 @@ from vizcore.adversarial import AttackResult, attack
 from vizcore.adversarial.defences import Defence
 from vizcore.adversarial.export import PngExport, export_png, pixels_of
 from vizcore.adversarial.metrics import Distortion, distortion
-from vizcore.adversarial.robust import DefendedPrediction, Sweep, adaptive_attack, defended_predict, eps_sweep
+from vizcore.adversarial.robust import DefendedPrediction, adaptive_attack, defended_predict
+from vizcore.adversarial.sweep import Sweep, eps_sweep
 from vizcore.core.images import LoadedImage
 from vizcore.core.preprocess import normalise
 from vizcore.explain.cam import CamResult, gradient_cam

@@ -41,7 +41,7 @@ def chosen(where: Any, loaded: LoadedModel) -> tuple[np.ndarray, list[str]]:
     for path in sorted(SAMPLES_DIR.glob("*.jpg")):
         arrays.append(_pixels((f"sample:{path.name}", model), path.read_bytes(), loaded, store))
     skipped: list[str] = []
-    ups = list(ups or [])
+    ups = [f for f in ups or [] if uploads.received(f)]
     if len(ups) > MAX_FILES:
         skipped.append(f"{len(ups) - MAX_FILES} photo(s) not used: at most {MAX_FILES} uploads are "
                        "ranked here (index a whole folder with `cnn-lens exemplars` instead).")

@@ -135,7 +135,8 @@ def settings(loaded: LoadedModel, centre: tuple[float, float], big_default: bool
     grid = c2.select_slider("Grid (cells)", list(range(4, 17)), key="lab_grid",
                             help="The region is box-downsampled to this many cells per side.")
     rgb = c3.radio("Colour", ["gray", "RGB"], horizontal=True, key="lab_rgb") == "RGB"
-    big = c4.toggle("Large numbers (projector)", value=big_default, key="lab_big")
+    big = c4.toggle("Large numbers", value=big_default, key="lab_big",
+                    help="For a projector: bigger digits in every cell (on in presenter mode).")
     side = c4.slider("Region (photo pixels)", 8, 512, step=8, key="lab_side")
     p: dict[str, object] = {}
     if op.is_conv:

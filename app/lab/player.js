@@ -95,7 +95,16 @@
     } catch (e) { /* not embedded */ }
     return r;
   }
+  function stepRoom() {  // the step line keeps the height of its longest text at this width, so
+    stepLine.style.minHeight = "";  // the grid never moves while playing nor leaves the frame
+    const keep = stepLine.innerHTML;
+    let tallest = 0;
+    for (const t of new Set(titles)) { stepLine.innerHTML = t; tallest = Math.max(tallest, stepLine.offsetHeight); }
+    stepLine.innerHTML = keep;
+    stepLine.style.minHeight = tallest + "px";
+  }
   function size() {  // height follows the width: square cells without empty bands
+    stepRoom();
     const full = gd._fullLayout, m = full.margin, plot = full.height - m.t - m.b;
     const ratio = Math.max(...cells().map(([w, h]) => w / h));
     const chrome = $("bar").offsetHeight + stepLine.offsetHeight + 8;

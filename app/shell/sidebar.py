@@ -55,7 +55,7 @@ def uploader_key() -> str:
 
 def _on_upload() -> None:
     f = st.session_state.get(uploader_key())
-    if f is not None:
+    if uploads.received(f):
         try:
             data = uploads.take(f)  # counted against this session's upload budget
         except uploads.UploadRefused as exc:

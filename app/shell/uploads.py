@@ -30,6 +30,13 @@ def _budget() -> dict[str, Any]:
     return st.session_state[BUDGET_KEY]
 
 
+def received(f: Any) -> bool:
+    """True for an uploaded file whose bytes can be read. After ``release`` Streamlit hands the widget
+    a ``DeletedFile`` placeholder (no bytes), e.g. when the sidebar uploader is redrawn on another
+    page; callers treat it as no file."""
+    return f is not None and callable(getattr(f, "getvalue", None))
+
+
 def take(f: Any) -> bytes:
     """The bytes of uploaded file ``f`` (a Streamlit ``UploadedFile``), counted once against this
     session's budget; raises ``UploadRefused`` when the budget is used up."""

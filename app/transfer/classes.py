@@ -25,7 +25,7 @@ def _bump(name: str) -> None:
 def _take(files: list) -> tuple[list[tuple[str, bytes]], list[str]]:
     """Bytes of each uploaded file, counted against the session's upload budget, then released."""
     taken, refused = [], []
-    for f in files:
+    for f in filter(uploads.received, files):
         try:
             taken.append((f.name, uploads.take(f)))
         except uploads.UploadRefused as exc:

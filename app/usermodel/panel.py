@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.shell import resources
+from app.shell import resources, uploads
 from app.usermodel import store
 from models.registry import ModelSpec, get_spec
 from models.user import MAX_FILE_BYTES, UserModelError, load_user_model, parse_labels
@@ -80,10 +80,11 @@ def _floats(text: str, what: str) -> tuple[float, ...] | None:
 def _load() -> None:
     """Read the widgets, load the model (holding a compute slot), keep it and select it."""
     f = st.session_state.get(_file_key())
-    if f is None:
+    if not uploads.received(f):
         st.session_state[NOTE] = ("error", "Choose a weights file first.")
         return
     lab = st.session_state.get("um_labels")
+    lab = lab if uploads.received(lab) else None
     arch = ONNX if f.name.lower().endswith(".onnx") else st.session_state.get("um_arch", DEFAULT_ARCH)
     try:
         labels = parse_labels(lab.getvalue(), lab.name) if lab is not None else None

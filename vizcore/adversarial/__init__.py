@@ -9,7 +9,8 @@ from vizcore.adversarial.attacks import METHODS, AttackResult, Normalised, attac
 from vizcore.adversarial.defences import KINDS, Defence
 from vizcore.adversarial.export import PngExport, export_png
 from vizcore.adversarial.metrics import Distortion, distortion
-from vizcore.adversarial.robust import Sweep, adaptive_attack, defended_predict, eps_sweep
+from vizcore.adversarial.robust import adaptive_attack, defended_predict
+from vizcore.adversarial.sweep import Sweep, eps_sweep
 
 __all__ = [
     "KINDS", "METHODS", "AttackResult", "Defence", "Distortion", "Normalised", "PngExport", "Sweep",

@@ -93,16 +93,24 @@ def check_pixels(pixels: torch.Tensor) -> None:
         raise ValueError("pixels must lie in [0, 1] (un-normalised); the model's mean/std are applied inside")
 
 
-def input_grad(fn: Logits, x: torch.Tensor, labels: torch.Tensor, *, targeted: bool) -> torch.Tensor:
-    """∇ₓ of the summed cross-entropy (negated when ``targeted``) at ``x`` (B, 3, H, W) → (B, 3, H, W).
+def logits_and_grad(fn: Logits, x: torch.Tensor, labels: torch.Tensor, *,
+                    targeted: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward + input-gradient backward at ``x`` (B, 3, H, W): the (B, classes) logits (detached)
+    and ∇ₓ of the summed cross-entropy (negated when ``targeted``), (B, 3, H, W).
 
     The sum (not the mean) keeps each sample's gradient independent of the batch size; the sign step
     is the same either way."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        loss = F.cross_entropy(fn(x), labels, reduction="sum")
+        logits = fn(x)
+        loss = F.cross_entropy(logits, labels, reduction="sum")
         (grad,) = torch.autograd.grad(-loss if targeted else loss, x)
-    return grad
+    return logits.detach(), grad
+
+
+def input_grad(fn: Logits, x: torch.Tensor, labels: torch.Tensor, *, targeted: bool) -> torch.Tensor:
+    """∇ₓ of the summed cross-entropy (negated when ``targeted``) at ``x`` (B, 3, H, W) → (B, 3, H, W)."""
+    return logits_and_grad(fn, x, labels, targeted=targeted)[1]
 
 
 def project(adv: torch.Tensor, clean: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:

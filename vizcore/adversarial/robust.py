@@ -1,4 +1,4 @@
-"""Defences at work: predictions through a defence (with votes for random ones), the ε sweep, and a
+"""Defences at work: predictions through a defence (with votes for random ones) and a
 defence-aware attack (PGD through the defence: BPDA for non-differentiable defences, expectation over
 transformations for random ones)."""
 
@@ -19,12 +19,9 @@ from vizcore.adversarial.attacks import (
     input_grad,
     project,
     random_start,
-    run_attack,
 )
 from vizcore.adversarial.defences import Defence, through, transform
 from vizcore.core.hooks import frozen, model_device
-
-EPS_LEVELS: tuple[float, ...] = (0.5, 1, 2, 3, 4, 6, 8, 16)  # 8-bit levels; the sweep's 8 budgets
 
 
 @dataclass(frozen=True)
@@ -36,22 +33,6 @@ class DefendedPrediction:
     pred: int
     votes: tuple[tuple[int, int], ...]
     draws: int
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """ε sweep of one attack. Per budget (``levels``, 8-bit): probability of the clean top-1 class
-    (``source``), of the ``target`` (targeted only), the prediction and whether the attack succeeded."""
-
-    levels: tuple[float, ...]
-    source_prob: tuple[float, ...]
-    target_prob: tuple[float, ...] | None
-    preds: tuple[int, ...]
-    success: tuple[bool, ...]
-    source: int
-    target: int | None
-    method: str
-    seconds: float
 
 
 def defended_predict(model: nn.Module, pixels: torch.Tensor, *, mean: tuple[float, ...],
@@ -69,35 +50,6 @@ def defended_predict(model: nn.Module, pixels: torch.Tensor, *, mean: tuple[floa
     counts = sorted(((c, top.count(c)) for c in set(top)), key=lambda cv: (-cv[1], cv[0]))
     mean_probs = probs.mean(0)
     return DefendedPrediction(mean_probs.numpy(), int(mean_probs.argmax()), tuple(counts), draws)
-
-
-def eps_sweep(model: nn.Module, pixels: torch.Tensor, *, mean: tuple[float, ...], std: tuple[float, ...],
-              method: str = "pgd", levels: tuple[float, ...] = EPS_LEVELS, steps: int = 10,
-              target: int | None = None, seed: int = 0) -> Sweep:
-    """Run ``method`` at every ε in ``levels`` (8-bit levels) as ONE batch (B = len(levels)); each
-    budget uses its own step size 2.5 ε / steps and the same random-start pattern as ``attack``."""
-    check_pixels(pixels)
-    start_t = time.perf_counter()
-    with frozen(model):
-        fn = Normalised(model, mean, std)
-        clean1 = pixels.detach().float().to(model_device(model))
-        with torch.no_grad():
-            clean_logits = fn(clean1)[0]
-        source = int(clean_logits.argmax())
-        steps, _ = check_settings(method, max(levels) / 255, steps, None, target, clean_logits.numel())
-        eps = torch.tensor(levels, dtype=torch.float32, device=clean1.device).view(-1, 1, 1, 1) / 255
-        clean = clean1.expand(len(levels), -1, -1, -1)
-        goal = int(target) if method == "targeted" else source
-        labels = torch.full((len(levels),), goal, device=clean.device)
-        adv = run_attack(fn, clean, labels, method=method, eps=eps, steps=steps, step=2.5 * eps / steps,
-                         seed=seed)
-        with torch.no_grad():
-            probs = torch.softmax(fn(adv).float(), dim=1).cpu()
-    preds = tuple(int(p) for p in probs.argmax(1))
-    ok = tuple((p == goal) if method == "targeted" else (p != source) for p in preds)
-    tp = tuple(float(v) for v in probs[:, goal]) if method == "targeted" else None
-    return Sweep(tuple(float(v) for v in levels), tuple(float(v) for v in probs[:, source]), tp, preds, ok,
-                 source, goal if method == "targeted" else None, method, time.perf_counter() - start_t)
 
 
 def _eot_logits(model: nn.Module, mean: tuple[float, ...], std: tuple[float, ...], defence: Defence,

@@ -36,6 +36,17 @@ def nginx_binary() -> str | None:
     return found or next((p for p in NGINX_CANDIDATES if os.access(p, os.X_OK)), None)
 
 
+def stop_process(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM ``proc`` and wait up to ``grace`` seconds, then SIGKILL it (nothing when it has ended)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -88,13 +99,7 @@ class Replica:
 
     def stop(self) -> None:
         """Terminate (kill after 20 s)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, 20)
 
 
 class Proxy:
@@ -126,13 +131,7 @@ class Proxy:
 
     def stop(self) -> None:
         """Fast shutdown (SIGTERM), kill after 10 s."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, 10)
 
 
 @dataclass

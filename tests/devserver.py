@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from deploy.localcluster import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -71,10 +73,4 @@ class AppServer:
 
     def stop(self) -> None:
         """Terminate the server (kill it if it does not stop within 20 s)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, 20)

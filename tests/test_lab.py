@@ -272,3 +272,17 @@ def test_step_line_and_cells_write_the_same_number() -> None:
     assert out["z"] == [[0.26, 1.0]]  # plotly writes these numbers with 2 decimals …
     titles = [f["layout"]["title"]["text"] for f in spec["frames"]]
     assert "<b>0.26</b>" in titles[0] and "<b>1.00</b>" in titles[1]  # … and so does the step line
+
+
+def test_hover_names_count_cells_from_one_like_the_step_line() -> None:
+    from app.lab.anim import cell_names
+    from vizcore.lab.stepping import PAD, REAL, ZERO
+
+    assert cell_names((2, 3))[1][2] == "row 2, col 3"
+    # padding 1 around a 2×2 input upsampled by a stride-2 transposed convolution (a zero in between)
+    kinds = np.full((5, 5), PAD)
+    kinds[1:4, 1:4] = ZERO
+    kinds[1::2, 1::2][:2, :2] = REAL
+    names = cell_names(kinds.shape, kinds)
+    assert names[0][0] == "padding" and names[2][2] == "inserted zero"
+    assert names[1][1] == "row 1, col 1" and names[3][3] == "row 2, col 2" and names[1][3] == "row 1, col 2"

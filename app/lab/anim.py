@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from vizcore.lab.stepping import StepPlan
+from vizcore.lab.stepping import PAD, REAL, StepPlan
 
 ACCENT, WIN = "#e4572e", "#ffd400"
 WINDOW_DARK, WINDOW_LIGHT = "#111111", "#ff8c42"  # double outline: dark halo, orange line
@@ -28,6 +28,20 @@ def channel_steps(plan: StepPlan, channel: int) -> list[int]:
     if not idx:
         raise ValueError(f"Output channel {channel} does not exist (0–{plan.output.shape[0] - 1}).")
     return idx
+
+
+def cell_names(shape: tuple[int, int], kinds: np.ndarray | None = None) -> list[list[str]]:
+    """Hover name of every cell of a (H, W) grid, counted from 1 as the step line counts: "row r, col c".
+    With ``kinds`` (a padded input grid) only real cells are counted; the others are named "padding"
+    or "inserted zero" (transposed convolution)."""
+    h, w = shape
+    if kinds is None:
+        return [[f"row {i + 1}, col {j + 1}" for j in range(w)] for i in range(h)]
+    real = kinds == REAL
+    row_no = np.cumsum(real.any(axis=1)) * real.any(axis=1)  # 1-based among rows holding real cells
+    col_no = np.cumsum(real.any(axis=0)) * real.any(axis=0)
+    return [[f"row {row_no[i]}, col {col_no[j]}" if real[i, j] else
+             ("padding" if kinds[i, j] == PAD else "inserted zero") for j in range(w)] for i in range(h)]
 
 
 def rounded(a: np.ndarray, nd: int = 3) -> list:

@@ -22,6 +22,7 @@ from app.lab.anim import (
     WINDOW_DARK,
     Spec,
     boxes,
+    cell_names,
     channel_steps,
     chars,
     decimals,
@@ -130,8 +131,8 @@ def _input_row(fig: go.Figure, plan: StepPlan, r: int, name: str, ch: int, look:
     fig.add_trace(go.Heatmap(
         z=rounded(vals, look.nd), colorscale=CHANNEL_SCALES.get(name, DIVERGING), showscale=False,
         texttemplate=f"%{{z:.{look.nd}f}}", textfont=dict(size=look.cell_font), xgap=1, ygap=1,
-        meta=fit(chars(vals, look.nd), look.cell_font),
-        hovertemplate=f"{name} row %{{y}}, col %{{x}}: %{{z}}<extra></extra>"), row=r + 1, col=1)
+        meta=fit(chars(vals, look.nd), look.cell_font), customdata=cell_names(kinds.shape, kinds),
+        hovertemplate=f"{name} %{{customdata}}: %{{z}}<extra></extra>"), row=r + 1, col=1)
 
 
 def _window_trace(width: float) -> go.Scatter:
@@ -171,8 +172,8 @@ def _output_panel(fig: go.Figure, plan: StepPlan, idx: list[int], shown: np.ndar
     fig.add_trace(go.Heatmap(
         z=rounded(shown, look.nd), colorscale=oscale, zmid=0 if conv else None, showscale=False,
         texttemplate=f"%{{z:.{look.nd}f}}", textfont=dict(size=look.cell_font), xgap=1, ygap=1,
-        meta=fit(chars(shown, look.nd), look.cell_font),
-        hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>"), row=1, col=4)
+        meta=fit(chars(shown, look.nd), look.cell_font), customdata=cell_names(shown.shape),
+        hovertemplate="output %{customdata}: %{z}<extra></extra>"), row=1, col=4)
     order = np.full(shown.shape, len(idx), dtype=float)
     for pos, t in enumerate(idx):
         order[plan.steps[t].out[1:]] = pos

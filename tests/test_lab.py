@@ -286,3 +286,29 @@ def test_hover_names_count_cells_from_one_like_the_step_line() -> None:
     names = cell_names(kinds.shape, kinds)
     assert names[0][0] == "padding" and names[2][2] == "inserted zero"
     assert names[1][1] == "row 1, col 1" and names[3][3] == "row 2, col 2" and names[1][3] == "row 1, col 2"
+
+
+def test_presenter_layout_puts_channels_side_by_side() -> None:
+    from vizcore.lab.stepping import conv_steps
+
+    rng = np.random.default_rng(0)
+    plan = conv_steps(rng.random((3, 8, 8)), rng.standard_normal((1, 3, 3, 3)))
+    wide, tall = forward_figure(plan, ("R", "G", "B"), big=True), forward_figure(plan, ("R", "G", "B"))
+    titles = [a["text"] for a in wide["layout"]["annotations"]]
+    assert titles[:4] == ["input · R", "input · G", "input · B", "output"] and "products · B" in titles
+
+    def domains(spec: dict, hover: str) -> list[tuple[list[float], list[float]]]:
+        lay = spec["layout"]
+        return [(lay["xaxis" + d["xaxis"][1:]]["domain"], lay["yaxis" + d["yaxis"][1:]]["domain"])
+                for d in spec["data"] if hover in d.get("hovertemplate", "")]
+
+    inputs = [domains(wide, f"{n} %{{customdata}}")[0] for n in "RGB"]
+    assert inputs[0][0][1] < inputs[1][0][0] and inputs[1][0][1] < inputs[2][0][0]  # side by side
+    assert len({tuple(y) for _, y in inputs}) == 1  # on one row
+    tall_inputs = [domains(tall, f"{n} %{{customdata}}")[0] for n in "RGB"]
+    assert len({tuple(x) for x, _ in tall_inputs}) == 1  # the default: one row per channel
+    assert wide["layout"]["height"] < tall["layout"]["height"]
+    # the same numbers and frames either way
+    assert [d.get("z") for d in wide["data"]] == [d.get("z") for d in tall["data"]]
+    strip = [[(f["data"], f["traces"], f["layout"]["title"]) for f in spec["frames"]] for spec in (wide, tall)]
+    assert strip[0] == strip[1]  # (the window outlines name other axes)

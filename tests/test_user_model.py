@@ -82,6 +82,25 @@ def test_resnet18_gray_3class_predicts_exactly_like_the_original(gray_resnet: nn
     assert_clean(loaded.model)
 
 
+@pytest.mark.parametrize("arch", ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_0", "regnet_x_400mf",
+                                  "mnasnet0_5", "googlenet"])
+def test_torchvision_families_load_predict_and_explain(arch: str) -> None:
+    """One small member of several families (others checked by hand, see the issue's closing note)."""
+    from vizcore import grad_cam
+
+    torch.manual_seed(0)
+    kw = {"aux_logits": False, "init_weights": False} if arch == "googlenet" else {}
+    m = torchvision.models.get_model(arch, num_classes=5, **kw).eval()
+    loaded = load_user_model(_state_bytes(m, "safetensors"), arch=arch)
+    x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(x), m(x), atol=1e-5)
+    assert loaded.spec.default_layer in dict(loaded.model.named_modules())
+    cam = grad_cam(loaded.model, x, layer=loaded.spec.default_layer)
+    assert cam.heatmap.shape == (96, 96) and float(cam.heatmap.max()) <= 1
+    assert_clean(loaded.model)
+
+
 def test_state_dict_checkpoint_wrappers_and_dataparallel_prefix(gray_resnet: nn.Module) -> None:
     sd = {f"module.{k}": v for k, v in gray_resnet.state_dict().items()}
     buf = io.BytesIO()

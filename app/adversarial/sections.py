@@ -84,10 +84,11 @@ def sweep(loaded: LoadedModel, image: LoadedImage, s: tasks.AttackSettings, name
                     key="adv-sweep-chart")
     first = next((lv for lv, ok in zip(sw.levels, sw.success, strict=True) if ok), None)
     st.caption((f"The attack first succeeds at ε = {first:g}/255. " if first is not None else
-                "The attack failed at every budget. ") + f"{sw.seconds:.1f} s for all 8 budgets; "
-               "each uses step size 2.5·ε/steps and leaves the batch once its outcome is settled (the "
-               "original class below 1 %, or the target above 99 %), "
-               f"{sum(sw.steps_used)} budget-steps instead of {sw.steps * len(sw.levels)}.")
+                "The attack failed at every budget. ") + f"{sw.seconds:.1f} s for all 8 budgets" + (
+               "." if sw.method == "fgsm" else
+               "; each uses step size 2.5·ε/steps and leaves the batch once its outcome is settled (the "
+               "original class below 1 %, or the target above 99 %): "
+               f"{sum(sw.steps_used)} budget-steps instead of {sw.steps * len(sw.levels)}."))
 
 
 def transfer(loaded: LoadedModel, image: LoadedImage, view: tasks.AttackView, names: tuple[str, ...]) -> None:

@@ -98,41 +98,64 @@ def _kernel_width(wp: int, kw: int) -> float:
     return max(1.1 * (kw + 1), 0.4 * wp if wp > 11 else 0.0)
 
 
+def _wide_col(wp: int, kw: int) -> float:
+    """Presenter layout with several channels: width (in input cells) of the kernel and of the
+    products panel, side by side under their channel's input."""
+    return max(wp / 2, kw + 0.6)
+
+
 def _look(plan: StepPlan, rows: int, wo: int, big: bool) -> _Look:
     """Cells are square, so the width decides their size; presenter mode also caps the height so
-    the player and the whole grid fit one 1366×768 screen."""
+    the player and the whole grid fit one 1366×768 screen. Presenter mode with several channels
+    (``rows`` > 1) puts them side by side (``_positions``), so their cells stay large."""
     (hp, wp), (kh, kw) = plan.kinds.shape, plan.kernel
     font, cell_font = sizes(big)
     width = BIG_WIDTH_PX if big else WIDTH_PX
-    px = min(56 if big else 40, width / (wp + 2 * _kernel_width(wp, kw) + 1.2 * max(wo, 4) + 1))
-    if big:
+    if big and rows > 1:
+        cells_wide = rows * 2 * _wide_col(wp, kw) + 1.2 * max(wo, 4) + 0.4 * rows + 1
+        px = min(56, width / cells_wide, BIG_PLOT_PX / ((hp + kh + 1.1) * 1.08))
+    else:
+        px = min(56 if big else 40, width / (wp + 2 * _kernel_width(wp, kw) + 1.2 * max(wo, 4) + 1))
+    if big and rows == 1:
         px = min(px, BIG_PLOT_PX / (rows * max(hp, kh + 1) * 1.08))
     k_font = int(min(max(px * 1.1 * (kw + 1) / kw * 0.34, 9), cell_font + 2))
     return _Look(px, font, int(min(max(px * 0.4, 8), cell_font)), k_font, decimals(wp))
 
 
-def _panel_titles(plan: StepPlan, g: int, relu: bool) -> list[str]:
-    first = [_input_title(plan),
-             "kernel" if plan.op.is_conv else ("winner mask" if plan.op is Op.MAX else "weights 1/k²"),
-             "kept value" if plan.op is Op.MAX else "products",
-             "output" + (" after ReLU" if relu and plan.op.is_conv else "")]
-    return first + [""] * (3 * (g - 1))
+def _panel_titles(plan: StepPlan, names: list[str], relu: bool, wide: bool) -> list[str]:
+    """Subplot titles in make_subplots order (row by row)."""
+    kernel = "kernel" if plan.op.is_conv else ("winner mask" if plan.op is Op.MAX else "weights 1/k²")
+    prods = "kept value" if plan.op is Op.MAX else "products"
+    output = "output" + (" after ReLU" if relu and plan.op.is_conv else "")
+    if not wide:
+        return [_input_title(plan), kernel, prods, output] + [""] * (3 * (len(names) - 1))
+    inputs = [f"{_input_title(plan) if i == 0 else 'input'} · {n}" for i, n in enumerate(names)]
+    return inputs + [output] + [t for n in names for t in (f"{kernel} · {n}", f"{prods} · {n}")]
 
 
-def _input_row(fig: go.Figure, plan: StepPlan, r: int, name: str, ch: int, look: _Look) -> None:
+def _positions(g: int, wide: bool) -> tuple[list[tuple[tuple[int, int], ...]], tuple[int, int]]:
+    """(row, col) of each channel's input, kernel and products panels, and of the output panel.
+    Normal: one row per channel. Wide (presenter, several channels): the inputs side by side on top,
+    each channel's kernel and products under its input, the output on the right."""
+    if wide:
+        return [((1, 2 * r + 1), (2, 2 * r + 1), (2, 2 * r + 2)) for r in range(g)], (1, 2 * g + 1)
+    return [((r + 1, 1), (r + 1, 2), (r + 1, 3)) for r in range(g)], (1, 4)
+
+
+def _input_row(fig: go.Figure, plan: StepPlan, at: tuple[int, int], name: str, ch: int, look: _Look) -> None:
     """The padded input grid of one channel: kinds underneath, the values written on top."""
     kinds, maxpool = plan.kinds, plan.op is Op.MAX
     text = np.where(kinds == REAL, "", np.where((kinds == PAD) & maxpool, "−∞", "0"))
     fig.add_trace(go.Heatmap(
         z=kinds, zmin=0, zmax=2, colorscale=KINDS_SCALE, showscale=False, text=text.tolist(),
         texttemplate="%{text}", textfont=dict(size=look.cell_font), hoverinfo="skip", xgap=1, ygap=1,
-        meta=fit(text_em("−∞" if maxpool else "0"), look.cell_font)), row=r + 1, col=1)
+        meta=fit(text_em("−∞" if maxpool else "0"), look.cell_font)), row=at[0], col=at[1])
     vals = np.where(kinds == REAL, plan.padded[ch], np.nan)
     fig.add_trace(go.Heatmap(
         z=rounded(vals, look.nd), colorscale=CHANNEL_SCALES.get(name, DIVERGING), showscale=False,
         texttemplate=f"%{{z:.{look.nd}f}}", textfont=dict(size=look.cell_font), xgap=1, ygap=1,
         meta=fit(chars(vals, look.nd), look.cell_font), customdata=cell_names(kinds.shape, kinds),
-        hovertemplate=f"{name} %{{customdata}}: %{{z}}<extra></extra>"), row=r + 1, col=1)
+        hovertemplate=f"{name} %{{customdata}}: %{{z}}<extra></extra>"), row=at[0], col=at[1])
 
 
 def _window_trace(width: float) -> go.Scatter:
@@ -140,48 +163,50 @@ def _window_trace(width: float) -> go.Scatter:
                       hoverinfo="skip", showlegend=False)
 
 
-def _channel_row(fig: go.Figure, plan: StepPlan, idx: list[int], r: int, name: str,
-                 look: _Look) -> tuple[list[int], str]:
-    """One input-channel row: input grid + window, kernel and products (+ the max-pool winner).
-    Returns the indices of the traces the frames update and the input panel's axis suffix."""
+def _channel_row(fig: go.Figure, plan: StepPlan, idx: list[int], r: int, name: str, look: _Look,
+                 at: tuple[tuple[int, int], ...]) -> tuple[list[int], str]:
+    """One input channel: input grid + window, kernel and products (+ the max-pool winner) at the
+    (row, col) of ``at`` (input, kernel, products). Returns the indices of the traces the frames
+    update and the input panel's axis suffix."""
     first, maxpool = plan.steps[idx[0]], plan.op is Op.MAX
-    _input_row(fig, plan, r, name, int(first.channels[r]), look)
+    (ir, ic), (kr, kc), (pr, pc) = at
+    _input_row(fig, plan, at[0], name, int(first.channels[r]), look)
     traces = [len(fig.data)]
-    fig.add_trace(_window_trace(6), row=r + 1, col=1)
+    fig.add_trace(_window_trace(6), row=ir, col=ic)
     axis = fig.data[-1].xaxis[1:]
     prods = np.stack([plan.steps[t].products[r] for t in idx])
     zabs = max(float(np.abs(prods).max()), 1e-9)
     kabs = max(float(np.abs(first.weights).max()), 1e-9)
     if maxpool:
         traces.append(len(fig.data))
-    fig.add_trace(value_heatmap(first.weights[r], kabs, look.k_font), row=r + 1, col=2)
+    fig.add_trace(value_heatmap(first.weights[r], kabs, look.k_font), row=kr, col=kc)
     traces.append(len(fig.data))
-    fig.add_trace(value_heatmap(first.products[r], zabs, look.k_font, chars(prods, 2)), row=r + 1, col=3)
+    fig.add_trace(value_heatmap(first.products[r], zabs, look.k_font, chars(prods, 2)), row=pr, col=pc)
     if maxpool:
         traces.append(len(fig.data))
         star = dict(symbol="star", size=max(9, look.px * 0.3), color=WIN, line=dict(color="#000", width=1))
         fig.add_trace(go.Scatter(x=[], y=[], mode="markers", hoverinfo="skip", showlegend=False,
-                                 marker=star), row=r + 1, col=1)  # a corner badge: the number stays
+                                 marker=star), row=ir, col=ic)  # a corner badge: the number stays
     return traces, axis
 
 
 def _output_panel(fig: go.Figure, plan: StepPlan, idx: list[int], shown: np.ndarray, oscale,
-                  look: _Look) -> list[int]:
+                  look: _Look, at: tuple[int, int]) -> list[int]:
     """The output grid, a cover hiding the cells not computed yet, and the current cell's outline."""
     conv = plan.op.is_conv
     fig.add_trace(go.Heatmap(
         z=rounded(shown, look.nd), colorscale=oscale, zmid=0 if conv else None, showscale=False,
         texttemplate=f"%{{z:.{look.nd}f}}", textfont=dict(size=look.cell_font), xgap=1, ygap=1,
         meta=fit(chars(shown, look.nd), look.cell_font), customdata=cell_names(shown.shape),
-        hovertemplate="output %{customdata}: %{z}<extra></extra>"), row=1, col=4)
+        hovertemplate="output %{customdata}: %{z}<extra></extra>"), row=at[0], col=at[1])
     order = np.full(shown.shape, len(idx), dtype=float)
     for pos, t in enumerate(idx):
         order[plan.steps[t].out[1:]] = pos
     cover = [[0, "rgba(255,255,255,0)"], [0.5, "rgba(255,255,255,0)"], [0.5, "#f1f2f4"], [1, "#f1f2f4"]]
     first = len(fig.data)
     fig.add_trace(go.Heatmap(z=order.tolist(), colorscale=cover, zmin=0.5 - len(idx),
-                             zmax=0.5 + len(idx), showscale=False, hoverinfo="skip"), row=1, col=4)
-    fig.add_trace(_window_trace(7), row=1, col=4)
+                             zmax=0.5 + len(idx), showscale=False, hoverinfo="skip"), row=at[0], col=at[1])
+    fig.add_trace(_window_trace(7), row=at[0], col=at[1])
     return [first, first + 1]
 
 
@@ -219,29 +244,48 @@ def forward_figure(plan: StepPlan, names: tuple[str, ...], *, channel: int = 0, 
     """
     idx = channel_steps(plan, channel)
     first = plan.steps[idx[0]]
-    g, (kh, kw), (hp, wp) = len(first.channels), plan.kernel, plan.kinds.shape
+    g, kh, hp = len(first.channels), plan.kernel[0], plan.kinds.shape[0]
     out = plan.output[channel]
     relu = relu and plan.op.is_conv
     look = _look(plan, g, out.shape[1], big)
-    kcol = _kernel_width(wp, kw)
-    fig = make_subplots(
-        rows=g, cols=4, column_widths=[wp, kcol, kcol, 1.2 * max(out.shape[1], 4)],
-        horizontal_spacing=0.03, vertical_spacing=0.04, subplot_titles=_panel_titles(plan, g, relu),
-        specs=[[{}, {}, {}, {"rowspan": g} if r == 0 else None] for r in range(g)])
+    wide = big and g > 1
+    row_names = [names[ch] if ch < len(names) else str(ch) for ch in first.channels]
+    fig = _subplots(plan, row_names, out.shape[1], relu, wide)
+    places, out_at = _positions(g, wide)
     traces, axes = [], []
-    for r, ch in enumerate(first.channels):
-        tr, axis = _channel_row(fig, plan, idx, r, names[ch] if ch < len(names) else str(ch), look)
+    for r, name in enumerate(row_names):
+        tr, axis = _channel_row(fig, plan, idx, r, name, look, places[r])
         traces += tr
         axes.append(axis)
     oscale = DIVERGING if plan.op.is_conv else CHANNEL_SCALES.get(names[channel % len(names)], DIVERGING)
-    traces += _output_panel(fig, plan, idx, np.maximum(out, 0) if relu else out, oscale, look)
+    traces += _output_panel(fig, plan, idx, np.maximum(out, 0) if relu else out, oscale, look, out_at)
     axes.append(fig.data[-1].xaxis[1:])
     frames = [_frame(plan, t, pos, len(idx), traces, axes,
                      step_title(plan, plan.steps[t], pos, len(idx), names, relu, look.nd))
               for pos, t in enumerate(idx)]
-    height = int(g * max(hp, kh + 1) * look.px * 1.08) + 50 + look.font
+    height = (int((hp + kh + 1.1) * look.px * 1.08) + 50 + 2 * look.font if wide else
+              int(g * max(hp, kh + 1) * look.px * 1.08) + 50 + look.font)
     spec = finish(fig, frames, height=height, margin_left=40, font=look.font, speed_ms=speed_ms,
                   title_size=look.font + 4, n_axes=3 * g + 1, shapes=frames[0]["layout"]["shapes"])
-    for ch, axis in zip(first.channels, axes, strict=False):  # each input row says its channel
-        spec["layout"][f"yaxis{axis}"]["title"] = dict(text=names[ch] if ch < len(names) else str(ch))
+    for name, axis in zip(row_names, [] if wide else axes, strict=False):  # each input row says its channel
+        spec["layout"][f"yaxis{axis}"]["title"] = dict(text=name)
     return spec
+
+
+def _subplots(plan: StepPlan, names: list[str], wo: int, relu: bool, wide: bool) -> go.Figure:
+    """The empty grid of panels (see ``_positions``)."""
+    g, (kh, kw), (hp, wp) = len(names), plan.kernel, plan.kinds.shape
+    titles = _panel_titles(plan, names, relu, wide)
+    if wide:
+        col = _wide_col(wp, kw)
+        return make_subplots(
+            rows=2, cols=2 * g + 1, column_widths=[col] * (2 * g) + [1.2 * max(wo, 4)],
+            row_heights=[hp, kh + 0.5], horizontal_spacing=0.012, vertical_spacing=0.07,
+            subplot_titles=titles,
+            specs=[[s for _ in range(g) for s in ({"colspan": 2}, None)] + [{"rowspan": 2}],
+                   [{} for _ in range(2 * g)] + [None]])
+    kcol = _kernel_width(wp, kw)
+    return make_subplots(
+        rows=g, cols=4, column_widths=[wp, kcol, kcol, 1.2 * max(wo, 4)],
+        horizontal_spacing=0.03, vertical_spacing=0.04, subplot_titles=titles,
+        specs=[[{}, {}, {}, {"rowspan": g} if r == 0 else None] for r in range(g)])

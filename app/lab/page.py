@@ -31,12 +31,15 @@ loaded = resources.current_model()
 image = widgets.current_image()
 resources.untrained_banner(loaded)
 
-with st.expander("⚙️ Settings — operation, kernel, stride, padding, grid", expanded=not present):
-    s, big = lab_controls.settings(loaded, lab_controls.current_centre(image), present)
-    relu = s.op.is_conv and st.toggle("Apply ReLU to the output", key="lab_relu")
+head = st.container()
 above = st.container()
 player = st.container()
-below = st.container()  # presenter mode: the formula and the view switch go under the player
+below = st.container()  # presenter mode: the formula and the view switch go under the player …
+tail = st.container()  # … and the settings under them: the player and its grid get the screen
+with (tail if present else head).expander("⚙️ Settings — operation, kernel, stride, padding, grid",
+                                          expanded=not present):
+    s, big = lab_controls.settings(loaded, lab_controls.current_centre(image), present)
+    relu = s.op.is_conv and st.toggle("Apply ReLU to the output", key="lab_relu")
 f1, f2 = (below if present else above).columns([3, 1.2], vertical_alignment="center")
 f1.markdown(f"**Output size** (per side): `{formula(s)}`")
 try:

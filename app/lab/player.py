@@ -55,7 +55,7 @@ def player_html(fig_json: str, *, big: bool = False, speed: str = "normal", star
  #scrub {{ flex: 1 1 160px; min-width: 120px; accent-color: #c4411b; }}
  #pos {{ font-weight: 600; white-space: nowrap; }}
  .hint {{ color: #444; font-size: {size - 2}px; }}
- #step {{ font-size: {size + 2}px; padding: 2px 4px; min-height: 2.6em; line-height: 1.3; }}
+ #step {{ font-size: {size + 2}px; padding: 2px 4px; min-height: 1.3em; line-height: 1.3; }}
  .gtitle {{ display: none; }}
 </style></head><body tabindex="0">
 <div id="bar" role="toolbar" aria-label="animation controls">

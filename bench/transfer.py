@@ -6,7 +6,8 @@ Run: ``.venv/bin/python bench/transfer.py``. In one run, interleaved, median of 
   best-epoch snapshots) / computing the embeddings of the same images (the clean pictures plus the
   augmented views the head trains on). Goal ≤ 0.5.
 * ``finetune_epoch_over_fwd_bwd`` — one fine-tuning epoch (augmentation, forward, backward into the
-  last two blocks and the head, Adam step, validation forward) / a forward + the same backward of the
+  last two blocks and the head, Adam step, validation forward — which, as in ``fit_finetune``, runs
+  only the trainable end: ``vizcore/transfer/replay.py``) / a forward + the same backward of the
   same training images. Goal ≤ 1.3.
 
 Last line: ``RESULT head_fit_over_embed=<x> finetune_epoch_over_fwd_bwd=<y>``.
@@ -32,6 +33,7 @@ from vizcore.transfer.data import augment, flatten, model_pixels, normalise_batc
 from vizcore.transfer.finetune import private_copy, train_epoch  # noqa: E402
 from vizcore.transfer.fit import Options, fit_head  # noqa: E402
 from vizcore.transfer.head import embeddings  # noqa: E402
+from vizcore.transfer.replay import Replay  # noqa: E402
 
 REPEATS = 3
 
@@ -59,7 +61,10 @@ def main() -> None:
     embeddings(loaded.model, inputs[:8])  # warm-up
 
     embed_t, head_t, epoch_t, base_t = [], [], [], []
-    module, _ = private_copy(loaded.model, len(classes), 2, gen)
+    module, units = private_copy(loaded.model, len(classes), 2, gen)
+    validate = Replay(module, units[0], norm(pixels[va]))  # as fit_finetune: the frozen part once
+    with torch.no_grad():
+        validate()
     opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=1e-3)
     params = [p for p in module.parameters() if p.requires_grad]
     x_tr, y_tr = pixels[tr], labels[tr]
@@ -75,7 +80,7 @@ def main() -> None:
         def epoch() -> None:
             train_epoch(module, x_tr, y_tr, opt, batch=8, gen=gen, augment=augment, normalise=norm)
             with torch.no_grad():
-                module(norm(pixels[va]))
+                validate()
 
         def fwd_bwd() -> None:
             for s in range(0, x_tr.shape[0], 8):

@@ -310,5 +310,6 @@ def test_presenter_layout_puts_channels_side_by_side() -> None:
     assert wide["layout"]["height"] < tall["layout"]["height"]
     # the same numbers and frames either way
     assert [d.get("z") for d in wide["data"]] == [d.get("z") for d in tall["data"]]
-    strip = [[(f["data"], f["traces"], f["layout"]["title"]) for f in spec["frames"]] for spec in (wide, tall)]
+    strip = [[(f["data"], f["traces"], f["layout"]["title"]) for f in spec["frames"]]
+             for spec in (wide, tall)]
     assert strip[0] == strip[1]  # (the window outlines name other axes)

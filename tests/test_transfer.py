@@ -167,3 +167,59 @@ def test_pca_matches_numpy_svd() -> None:
     xc = x - x.mean(0)
     _, s, _ = np.linalg.svd(xc, full_matrices=False)
     np.testing.assert_allclose(np.linalg.norm(p, axis=0), s[:2], rtol=1e-5)
+
+
+class _Spy(nn.Module):
+    """Records the spatial size of every input it sees."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.sizes = inner, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(tuple(x.shape[-2:]))
+        return self.inner(x)
+
+
+def _stem_and_blocks(skip_from_input: bool = False) -> nn.Module:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = _Spy(nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(inplace=True)))
+            self.block = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(8, 8, 3, 1, 1))  # changes its input
+            self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.fc(self.pool(self.block(self.stem(x))).flatten(1))
+            return y + x.mean() if skip_from_input else y  # a forward that uses its input again
+
+    torch.manual_seed(0)
+    return Net().eval()
+
+
+def test_validation_replay_runs_only_the_trainable_end() -> None:
+    from vizcore.transfer.replay import STAND_IN, Replay
+
+    net, x = _stem_and_blocks(), torch.rand(5, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    val = Replay(net, "block", x)
+    with torch.no_grad():
+        assert torch.equal(val(), net(x)) and val.replaying
+        for step in range(3):  # training changes the trainable end: the replay follows it
+            net.block[1].weight.add_(0.05 * (step + 1))
+            net.fc.bias.sub_(0.1)
+            assert torch.allclose(val(), net(x), atol=1e-6)
+    # full images: the replay's first forward + this test's 4 reference forwards; every other pass of
+    # the frozen stem (the first replay's check + 3 replays) ran on the small stand-in
+    assert net.stem.sizes.count((96, 96)) == 1 + 4 and net.stem.sizes.count((STAND_IN, STAND_IN)) == 1 + 3
+    assert not net.block._forward_pre_hooks  # no hook left behind
+
+
+def test_validation_replay_falls_back_when_the_forward_reuses_its_input() -> None:
+    from vizcore.transfer.replay import Replay
+
+    net, x = _stem_and_blocks(skip_from_input=True), torch.rand(2, 3, 96, 96)
+    val = Replay(net, "block", x)
+    with torch.no_grad():
+        val()
+        net.fc.bias.add_(1.0)
+        assert not val.replaying and torch.allclose(val(), net(x))

@@ -82,8 +82,8 @@ def test_resnet18_gray_3class_predicts_exactly_like_the_original(gray_resnet: nn
     assert_clean(loaded.model)
 
 
-@pytest.mark.parametrize("arch", ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_0", "regnet_x_400mf",
-                                  "mnasnet0_5", "googlenet"])
+@pytest.mark.parametrize("arch", ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_0",
+                                  "regnet_x_400mf", "mnasnet0_5", "googlenet"])
 def test_torchvision_families_load_predict_and_explain(arch: str) -> None:
     """One small member of several families (others checked by hand, see the issue's closing note)."""
     from vizcore import grad_cam

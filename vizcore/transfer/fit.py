@@ -23,6 +23,7 @@ from torch import nn
 from vizcore.transfer.data import Split, augment, flatten, model_pixels, normalise_batch, stratified_split
 from vizcore.transfer.finetune import private_copy, train_epoch
 from vizcore.transfer.head import embeddings, find_head, train_head
+from vizcore.transfer.replay import Replay
 from vizcore.transfer.results import EpochStats, Progress, confusion_matrix, pca2
 
 Strategy = Literal["head", "finetune"]
@@ -175,18 +176,19 @@ def fit_finetune(model, guard, private, pixels, labels, tr, va, k, options, gen,
     opt = torch.optim.Adam(params, lr=options.lr or 1e-3)
     epochs = options.epochs or 8
     tracker = Tracker(options.patience or 3, report, epochs)
+    head_path, _ = find_head(module)
+    validate = Replay(module, units[0] if units else head_path, norm(pixels[va]))  # frozen part once
     for epoch in range(epochs):
         with private():
             loss, acc = train_epoch(module, pixels[tr], labels[tr], opt, batch=options.batch, gen=gen,
                                     augment=augment if options.augment else None, normalise=norm)
             with torch.no_grad():
-                stop = tracker.step(epoch, loss, acc, module(norm(pixels[va])), labels[va], module)
+                stop = tracker.step(epoch, loss, acc, validate(), labels[va], module)
         if stop:
             break
     module.load_state_dict(tracker.best_state)
     opt.zero_grad(set_to_none=True)  # the finished model carries no gradients
     module.requires_grad_(False)
-    head_path, _ = find_head(module)
     return module, tracker.history, tracker.best_epoch, [*units, head_path]
 
 

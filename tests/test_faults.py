@@ -158,3 +158,39 @@ def test_page_shows_a_clear_message_when_the_server_stays_busy(monkeypatch) -> N
     at.run()  # the next request succeeds
     no_exceptions(at)
     assert not at.error
+
+
+def lock_probe(loaded: LoadedModel, image: object, *, tag: int) -> tuple[bool, bool]:
+    """(ran on a copy of the shared model?, was the shared model's lock free while it ran?)"""
+    from app.shell import resources
+
+    shared = resources.shared_model(loaded.spec.name, trained=loaded.trained)
+    free = shared.lock.acquire(blocking=False)
+    if free:
+        shared.lock.release()
+    return loaded.model is not shared.model, free
+
+
+def _private_page() -> None:
+    import streamlit as st
+
+    from app.shell import resources
+    from tests.test_faults import lock_probe
+
+    loaded = resources.current_model()
+    for private in (True, False):
+        copy, free = resources.compute(lock_probe, loaded, None, private=private, tag=int(private))
+        st.write(f"private={private} copy={copy} lock_free={free}")
+    g = resources.gate()
+    st.write(f"after: running={g.running} lock_free={not loaded.lock.locked()}")
+
+
+def test_private_computation_leaves_the_shared_model_free() -> None:
+    """A long computation (Score-CAM, Occlusion) runs on a copy: other sessions keep the model."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_private_page, default_timeout=120).run()
+    no_exceptions(at)
+    assert [m.value for m in at.markdown] == ["private=True copy=True lock_free=True",
+                                              "private=False copy=False lock_free=False",
+                                              "after: running=0 lock_free=True"]

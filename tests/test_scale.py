@@ -122,7 +122,7 @@ def jobs(lite0: LoadedModel, r18: LoadedModel, imgs: list[LoadedImage]) -> list[
 
 
 def feature_vis(loaded: LoadedModel, _image: LoadedImage | None, *, layer: str, channel: int) -> Any:
-    """A tiny seeded feature visualisation, as the page runs it inside ``resources.exclusive``."""
+    """A tiny seeded feature visualisation, as the page runs it, one ``resources.model_turn`` per step."""
     from vizcore.featvis import Settings, Target
 
     return actmax.optimise(loaded, Target("channel", layer, (channel,)),

@@ -34,8 +34,8 @@ def _run(loaded: LoadedModel, inp: ModelInput, m: str, layer: str, target: int) 
             return resources.compute(tasks.method_view, loaded, inp, method=m, layer=layer, target=target)
         bar = st.progress(0.0, text=f"{label}: running masked forwards…")
         try:
-            return resources.compute(
-                tasks.method_view, loaded, inp, method=m, layer=layer, target=target,
+            return resources.compute(  # on a private copy: the shared model stays free meanwhile
+                tasks.method_view, loaded, inp, method=m, layer=layer, target=target, private=True,
                 progress=lambda f: bar.progress(f, text=f"{label}: {100 * f:.0f}%"))
         finally:
             bar.empty()

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +22,7 @@ import streamlit as st
 
 from app.shell.errors import escape_md
 from models.registry import LoadedModel, WeightsUnavailable, default_model_name, get_spec, load_model
-from vizcore.core.gate import Gate, GateTimeout
+from vizcore.core.gate import FairLock, Gate, GateTimeout
 from vizcore.core.images import LoadedImage
 from vizcore.core.memcache import MISS, ResultCache, key_of
 from vizcore.core.preprocess import ModelInput, recipe_key
@@ -187,7 +189,7 @@ def _model_held(status: Any, loaded: LoadedModel, timeout: float = LOCK_TIMEOUT_
 
 
 def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | ModelInput | None, /,
-            progress: Callable[[float], None] | None = None, **params: Any) -> R:
+            progress: Callable[[float], None] | None = None, *, private: bool = False, **params: Any) -> R:
     """``fn(loaded, image, **params)`` through the gate, cached by content.
 
     ``fn`` must be a module-level function returning picklable CPU data; ``params`` must be
@@ -196,6 +198,10 @@ def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | Mode
     "Waiting for the model" live; a session stopped or disconnected while queued leaves the queue.
     If no slot or model frees up in time the page shows a clear error and stops. ``progress`` (not
     part of the key) is passed on to ``fn`` on a miss, for a live progress bar.
+
+    ``private`` (long computations, e.g. Score-CAM's thousand masked forwards): the model lock is
+    held only to copy the model; ``fn`` then runs on that copy with just the gate slot, so other
+    sessions keep using the shared model meanwhile. The copy is dropped when ``fn`` returns.
     """
     key = key_of(f"{fn.__module__}.{fn.__qualname__}", loaded.spec.name, loaded.trained,
                  image.digest if image is not None else "", tuple(sorted(params.items())))
@@ -203,15 +209,22 @@ def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | Mode
     hit = cache.get(key)
     if hit is not MISS:
         return hit
+    extra = {} if progress is None else {"progress": progress}
     g = gate()
     status = st.empty()
     try:
-        with g.hold(timeout=QUEUE_TIMEOUT_S, on_wait=_queued(status, g)), _model_held(status, loaded):
-            status.empty()
-            hit = cache.get(key)  # computed by another session while this one queued
-            if hit is not MISS:
-                return hit
-            value = fn(loaded, image, **params, **({} if progress is None else {"progress": progress}))
+        with g.hold(timeout=QUEUE_TIMEOUT_S, on_wait=_queued(status, g)):
+            with _model_held(status, loaded):
+                status.empty()
+                hit = cache.get(key)  # computed by another session while this one queued
+                if hit is not MISS:
+                    return hit
+                if private:
+                    mine = private_copy(loaded)
+                else:
+                    value = fn(loaded, image, **params, **extra)
+            if private:
+                value = fn(mine, image, **params, **extra)
         cache.put(key, value)
         return value
     except GateTimeout:
@@ -219,6 +232,12 @@ def compute(fn: Callable[..., R], loaded: LoadedModel, image: LoadedImage | Mode
         raise
     finally:
         status.empty()
+
+
+def private_copy(loaded: LoadedModel) -> LoadedModel:
+    """A copy of ``loaded`` with its own weights, lock and memo. Call while holding ``loaded.lock``:
+    then no other session's hooks or wrappers are on the model being copied."""
+    return dataclasses.replace(loaded, model=copy.deepcopy(loaded.model), lock=FairLock(), memo={})
 
 
 @contextmanager
@@ -244,27 +263,6 @@ def model_turn(loaded: LoadedModel, status: Any, *, timeout: float = QUEUE_TIMEO
     except GateTimeout:
         _too_busy(status, timeout)
         raise
-
-
-@contextmanager
-def exclusive(loaded: LoadedModel, *, timeout: float = 180.0) -> Iterator[None]:
-    """Hold a gate slot and ``loaded.lock`` for an uncached computation that draws its own progress.
-
-    Use it for long runs that update an ``st.progress`` / preview (which cannot happen inside
-    ``st.cache_data``). Shows "queued — position N" (live) while waiting; releases on exit, also
-    on error.
-    """
-    g = gate()
-    status = st.empty()
-    try:
-        with g.hold(timeout=timeout, on_wait=_queued(status, g)), _model_held(status, loaded, timeout):
-            status.empty()
-            yield
-    except GateTimeout:
-        _too_busy(status, timeout)
-        raise
-    finally:
-        status.empty()
 
 
 @contextmanager

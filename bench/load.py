@@ -109,7 +109,7 @@ class Expected:
         torch.set_num_threads(2)
         self.loaded = load_model("efficientnet_lite0")
         self.tasks, self.figures = tasks, figures
-        self.cmap = next(c for c in COLORMAPS if c in ("viridis", "inferno", "turbo"))
+        self.cmap = next(c for c in figures.CMAPS if c in COLORMAPS)  # the page's default
 
     def __call__(self, data: bytes) -> tuple[str, np.ndarray]:
         """(top-1 class name, overlay RGB uint8) the Explain page shows first for ``data``."""
@@ -121,7 +121,7 @@ class Expected:
         cam = self.tasks.method_view(self.loaded, image, method="gradcam", layer=view.layers[0],
                                      target=view.prediction.top1, faithful=False).cam
         photo = resize_crop(image.image, self.loaded.spec)
-        over = self.figures.cam_overlay(photo, cam, cmap=self.cmap, alpha=0.5)
+        over = self.figures.cam_overlay(photo, cam, cmap=self.cmap, alpha=self.figures.ALPHA)
         return self.loaded.spec.categories[view.prediction.top1], np.asarray(over.convert("RGB"))
 
 
@@ -268,7 +268,10 @@ def load_phase(base: str, photos: list[tuple[str, bytes]], expected: list[tuple[
 
 
 def memory_phase(server: AppServer, sessions: int, cycles: int, timeout: float) -> dict[str, object]:
-    """``cycles`` upload→compute cycles (Predict page, every photo new); RSS after each."""
+    """``cycles`` upload→compute cycles (Predict page, every photo new); RSS after each. A student
+    reloads the page (a new session) whenever the per-session upload budget is used up."""
+    from app.shell.uploads import SESSION_MAX_FILES
+
     per = cycles // sessions
     photos = photo_variants(per * sessions, seed=1000)
     rss: list[float] = []
@@ -284,6 +287,9 @@ def memory_phase(server: AppServer, sessions: int, cycles: int, timeout: float) 
             return
         try:
             for j in range(per):
+                if j and j % SESSION_MAX_FILES == 0:  # the budget is used up: reload the page
+                    s.close()
+                    s = open_session(server.url, timeout=timeout)
                 name, data = photos[k * per + j]
                 s.upload(data, name)
                 run = s.wait_finished(timeout)

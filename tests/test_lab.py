@@ -157,6 +157,7 @@ def test_conv_backward_figure_marks_padding_and_the_window() -> None:
     # padding (0, 1) is reached by tap (0, 1) of window (0, 0) and tap (0, 0) of window (0, 1): 1 + 0
     assert pad_trace["text"][0][1] == "1" and pad_trace["text"][1][1] == ""  # real cells: no text
     assert dx["z"][0][0] is None and dx["customdata"][1][1] == 4  # a corner input cell: 4 windows
+    assert dx["text"][1][1] == "row 1, col 1" and "%{text}" in dx["hovertemplate"]  # counted from 1
     assert not [d for d in spec["data"] if d["type"] == "scatter"]  # no window outline for g = all ones
     spec = conv_backward_figure(plan, conv_gradients(plan, (0, 0, 3)), ("gray",), cell=(0, 0, 3), big=True)
     outlines = [d for d in spec["data"] if d["type"] == "scatter"]

@@ -13,6 +13,8 @@ from vizcore.core.render import colorize, heat_overlay, png_bytes
 from vizcore.explain.cam import CamResult
 from vizcore.explain.faithfulness import Faithfulness
 
+CMAPS = ("inferno", "turbo", "viridis")  # the Explain page's colour choices, default first
+ALPHA = 0.75  # the default map opacity (where the map is hottest)
 PALETTE = ("#e4572e", "#17bebb", "#ffc914", "#2e282a", "#76b041", "#7f58af", "#3f88c5", "#d7263d",
            "#f49d37", "#1b998b", "#8c8c8c")
 

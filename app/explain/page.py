@@ -58,9 +58,8 @@ picked = pickers.layer_select(
          "Deeper = coarser but more about the class.")
 if picked != layer:  # cannot happen (the picker shows the state read above); never show a stale map
     st.rerun()
-cmap = c3.selectbox("Colours", [c for c in ("inferno", "turbo", "viridis") if c in COLORMAPS],
-                    key="explain_cmap")
-alpha = c4.slider("Map opacity", 0.0, 1.0, 0.75, 0.05,
+cmap = c3.selectbox("Colours", [c for c in figures.CMAPS if c in COLORMAPS], key="explain_cmap")
+alpha = c4.slider("Map opacity", 0.0, 1.0, figures.ALPHA, 0.05,
                   help="Opacity where the map is hottest; cold regions leave the photo clear.")
 
 # ── first view: Grad-CAM for the chosen class (from the top-5 pass when it is one of them) ─────────

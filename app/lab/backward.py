@@ -14,6 +14,7 @@ from app.lab.anim import (
     WINDOW_DARK,
     Spec,
     boxes,
+    cell_names,
     channel_steps,
     chars,
     finish,
@@ -87,10 +88,12 @@ def backward_figure(
     )
 
 
-def _grid(z: np.ndarray, zabs: float, font: int, fmt: str, hover: str, custom=None) -> go.Heatmap:
+def _grid(z: np.ndarray, zabs: float, font: int, fmt: str, hover: str, custom=None,
+          kinds: np.ndarray | None = None) -> go.Heatmap:
+    """A value grid; ``%{text}`` in ``hover`` names the cell from 1 ("row 2, col 3", see ``cell_names``)."""
     h = value_heatmap(z, zabs, font)
     h.update(z=rounded(z, 5), texttemplate=fmt, hovertemplate=hover, hoverinfo="all", customdata=custom,
-             xgap=1, ygap=1, meta=fit(chars(z, 2), font))
+             text=cell_names(z.shape, kinds), xgap=1, ygap=1, meta=fit(chars(z, 2), font))
     return h
 
 
@@ -115,11 +118,11 @@ def _input_gradient(fig: go.Figure, plan: StepPlan, gp: np.ndarray, r: int, name
         text=np.where(plan.kinds == PAD, np.char.mod("%.2g", np.round(gp, 4)), "").tolist(),
         texttemplate="<i>%{text}</i>", textfont=dict(size=max(cell_font - 2, 7), color=PAD_TEXT),
         customdata=cover,
-        hovertemplate="padding row %{y}, col %{x}: %{text} arrives here from %{customdata} "
+        hovertemplate="padding: %{text} arrives here from %{customdata} "
                       "window(s) and is dropped<extra></extra>"), row=r + 1, col=2)
     fig.add_trace(_grid(np.where(plan.kinds == REAL, gp, np.nan), xabs, cell_font, fmt,
-                        f"{name} row %{{y}}, col %{{x}}: ∂L/∂x = %{{z:.4g}}, collected from "
-                        "%{customdata} window(s)<extra></extra>", cover), row=r + 1, col=2)
+                        f"{name} %{{text}}: ∂L/∂x = %{{z:.4g}}, collected from "
+                        "%{customdata} window(s)<extra></extra>", cover, plan.kinds), row=r + 1, col=2)
     if step is not None:
         cg = step.rows.shape[0]
         xs, ys = boxes(step.rows[r % cg], step.cols[r % cg])
@@ -162,7 +165,7 @@ def conv_backward_figure(
         o, name = r // cg * (c_out * cg // c_in), names[r] if r < len(names) else str(r)
         if r == 0 or not shared:
             fig.add_trace(_grid(grads.grad_out[o], 1.6 * gabs, cell_font, fmt,
-                                "g at output row %{y}, col %{x}: %{z:.4g}<extra></extra>"),
+                                "g at output %{text}: %{z:.4g}<extra></extra>"),
                           row=r + 1, col=1)
             if cell is not None and o == cell[0]:
                 xs, ys = boxes(np.array([cell[1]]), np.array([cell[2]]))
@@ -171,7 +174,7 @@ def conv_backward_figure(
         _input_gradient(fig, plan, grads.grad_padded[r], r, name, (xabs, cell_font, fmt, cover),
                         None if step is None or o != cell[0] else step)
         fig.add_trace(_grid(grads.grad_weight[o, r % cg], wabs, k_font, fmt,
-                            f"{name} tap row %{{y}}, col %{{x}}: ∂L/∂w = %{{z:.4g}}<extra></extra>"),
+                            f"{name} tap %{{text}}: ∂L/∂w = %{{z:.4g}}<extra></extra>"),
                       row=r + 1, col=3)
     fig.update_layout(font=dict(size=font), plot_bgcolor="white", showlegend=False,
                       height=int(min(c_in * max(hp, kh) * px / (1 - 0.05 * (c_in - 1)), 1500) + 70),

@@ -235,13 +235,13 @@ def test_uploader_decides_by_content_and_escapes_names() -> None:
 
 
 def test_guarded_run_in_parts_gives_the_same_images(lite0) -> None:
-    """On a shared server each step is split into turns of MICRO_BATCH images: same pictures."""
+    """On a shared server each step is split into turns of ``micro_batch(size)`` images: same pictures."""
     from contextlib import nullcontext
 
-    from vizcore.featvis.render import MICRO_BATCH, render
+    from vizcore.featvis.render import micro_batch, render
 
     target = Target("channel", "_blocks.1", (0, 1, 2, 3, 4))
-    settings = Settings(size=40, steps=4)
+    settings = Settings(size=128, steps=3)
     turns: list[int] = []
 
     def guard() -> object:
@@ -251,7 +251,8 @@ def test_guarded_run_in_parts_gives_the_same_images(lite0) -> None:
     kw = dict(mean=lite0.spec.mean, std=lite0.spec.std, settings=settings)
     whole = render(lite0.model, target, **kw)
     parts = render(lite0.model, target, guard=guard, **kw)
-    assert len(turns) == settings.steps * -(-5 // MICRO_BATCH) + 1  # parts per step + the final pass
+    assert micro_batch(40) == 20 and micro_batch(128) == 2 and micro_batch(224) == micro_batch(288) == 1
+    assert len(turns) == settings.steps * 3 + 1  # 5 images of 128 px: parts of 2, 2, 1 + the final pass
     assert np.abs(whole.images.astype(int) - parts.images.astype(int)).max() <= 1
     np.testing.assert_allclose(whole.history, parts.history, rtol=1e-4, atol=1e-4)
     assert_clean(lite0.model)

@@ -20,9 +20,15 @@ from vizcore.featvis.transforms import Robustness, robust
 Progress = Callable[[int, int, "np.ndarray | None"], None]
 """``progress(steps_done, steps_total, preview)``; ``preview`` (B, S, S, 3) uint8 or ``None``."""
 Guard = Callable[[], AbstractContextManager[object]]
-MICRO_BATCH = 2  # images per guarded turn when a guard is given (a shared server)
-"""``guard()`` is entered around every optimisation step (e.g. take the shared model's lock for that
-step only, so other users' requests run between steps); hooks exist only inside it."""
+TURN_PIXELS = 2 * 128 * 128  # image pixels per guarded turn when a guard is given (a shared server)
+"""``guard()`` is entered around every part of an optimisation step (e.g. take the shared model's lock
+for that part only, so other users' requests run in between); hooks exist only inside it. A part
+holds ``micro_batch(size)`` images: two at 128 px, one from 160 px up, so a turn stays short."""
+
+
+def micro_batch(size: int) -> int:
+    """Images per guarded turn at ``size`` px (at least one)."""
+    return max(1, TURN_PIXELS // (size * size))
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ def render(
     rotate), Adam. Each step runs the network only up to the target layer (``capture(...,
     stop_after=True)``) with frozen parameters; gradients via ``torch.autograd.grad`` w.r.t. the
     spectrum only. Deterministic for ``settings.seed``. Each step runs inside ``guard()`` (if given:
-    in parts of ``MICRO_BATCH`` images, a turn each, unless diversity couples them) with its own hooks;
+    in parts of ``micro_batch(size)`` images, a turn each, unless diversity couples them) with its own hooks;
     the model's flags are restored after every step, also on error (``progress`` raising = cancel).
     """
     start = time.perf_counter()
@@ -156,7 +162,7 @@ def render(
     history = np.zeros((settings.steps, len(seeds)), dtype=np.float32)
     layer = target.hooked_layer
     turn = guard or nullcontext
-    parts = _parts(target, len(seeds), settings, MICRO_BATCH if guard is not None else len(seeds))
+    parts = _parts(target, len(seeds), settings, micro_batch(s) if guard is not None else len(seeds))
     for step in range(settings.steps):
         grad = torch.zeros_like(spectrum)
         vals = []

@@ -133,6 +133,9 @@ def history_chart(rows: tuple[ModelRow, ...], lats: dict[str, Latency]) -> go.Fi
                     "line": {"width": 1, "color": "white"}},
             customdata=[[r.name] for r in group],
             hovertext=[_hover(r, lats.get(r.name)) for r in group], hoverinfo="text",
+            # after a click plotly dims the other points: keep their names readable from the back
+            unselected={"marker": {"opacity": 0.3}, "textfont": {"color": "#444"}},
+            selected={"marker": {"opacity": 1.0}, "textfont": {"color": "#111"}},
         ))
     if len(known) < len(rows):
         fig.add_hline(y=floor, line_dash="dot", line_color="#9aa5b1",

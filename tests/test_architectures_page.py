@@ -43,6 +43,13 @@ def test_history_lists_every_model_and_times_the_missing_one(cache) -> None:
     no_exceptions(at)
     timed = ArchStore(cache).latency("mobilenet_v3_large", (1, 3, 224, 224))
     assert timed is not None and len(timed.runs_ms) == 5 and timed.median_ms > 0
+    import json
+
+    (chart,) = [c for c in at.get("plotly_chart")
+                if any(t.get("customdata") for t in json.loads(c.proto.spec)["data"])]
+    for trace in json.loads(chart.proto.spec)["data"]:  # after a click, names stay dark enough to read
+        if trace.get("mode") == "markers+text":
+            assert trace["unselected"]["textfont"]["color"] == "#444", trace["name"]
     assert [b.label for b in at.button if b.key == "arch_measure"] == ["⏱️ Measure all again"]
     row = at.dataframe[0].value.set_index("model").loc["MobileNetV3-Large"]
     assert row["latency ms"] == pytest.approx(round(timed.median_ms, 1))

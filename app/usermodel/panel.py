@@ -14,6 +14,7 @@ from app.usermodel import store
 from models.registry import ModelSpec, get_spec
 from models.user import MAX_FILE_BYTES, UserModelError, load_user_model, parse_labels
 from models.user_arch import all_archs
+from models.user_files import MAX_LABELS_BYTES
 
 GEN = "um_gen"  # bumped after a load: a new uploader key frees the uploaded file's bytes
 PENDING = "um_pending"  # a just-loaded model to select before the picker is drawn
@@ -141,6 +142,7 @@ def panel(selected: str) -> None:
                      "the registry entries (lenet5, efficientnet_lite0). The classifier and the first "
                      "convolution adapt to the file (number of classes, grayscale input).")
         st.file_uploader("Class names (optional)", type=["txt", "json"], key="um_labels",
+                         max_upload_size=MAX_LABELS_BYTES // 2**20,
                          help="A .txt file with one name per line, or a .json list / {index: name}.")
         with st.expander("Preprocessing and name (optional)"):
             st.caption("Blank = inferred from the architecture (or the file's safetensors metadata).")

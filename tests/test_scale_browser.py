@@ -30,12 +30,17 @@ def test_three_students_at_once(app_url: str, browser, tmp_path: Path) -> None:
         page.wait_for_selector(f'{MAIN} :text("Grad-CAM for")', timeout=180_000)
         wait_idle(page, timeout_ms=300_000)
         pages.append(page)
+    for page in pages:  # remember a queue notice even if it shows for less than one poll
+        page.evaluate("""() => { window.__queued = false; const main = document.querySelector(
+            '[data-testid="stMain"]'); new MutationObserver(() => { if (main.innerText.includes(
+            'Queued — position')) window.__queued = true; }).observe(main, {childList: true,
+            subtree: true, characterData: true}); }""")
     for page, path in zip(pages, files, strict=True):  # all three upload without waiting
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     queued = None
     for _ in range(200):  # bounded: ~40 s
         for page in pages:
-            if "Queued — position" in page.locator(MAIN).inner_text():
+            if page.evaluate("window.__queued"):
                 queued = page
                 break
         if queued is not None:

@@ -36,7 +36,8 @@ def _status_kb(pid: int, field: str) -> int:
 class AppServer:
     """``streamlit run app/main.py`` on 127.0.0.1:``port`` with its own cache folder and log."""
 
-    def __init__(self, port: int, cache_dir: str | Path, *, timeout: float = 90.0) -> None:
+    def __init__(self, port: int, cache_dir: str | Path, *, timeout: float = 90.0,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = Path(cache_dir) / "streamlit.log"
@@ -45,7 +46,7 @@ class AppServer:
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.enableXsrfProtection", "false", "--server.fileWatcherType", "none",
                "--server.runOnSave", "false"]
-        env = {**os.environ, "CNN_LENS_CACHE": str(cache_dir)}
+        env = {**os.environ, "CNN_LENS_CACHE": str(cache_dir), **(env or {})}
         self.started = time.perf_counter()
         with open(self.log, "wb") as fh:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env)

@@ -189,3 +189,28 @@ def test_lab_steps_forward_and_back_in_the_browser(app_url: str, browser) -> Non
     page.wait_for_timeout(500)
     shot(page, "lab-mid-animation")
     page.context.close()
+
+
+GRID_IN_FRAME = """() => { const r = document.querySelector('#plot svg.main-svg').getBoundingClientRect();
+  return {top: r.top, bottom: r.bottom, frame: document.documentElement.clientHeight}; }"""
+
+
+def test_grid_stays_in_its_frame_when_the_controls_grow(app_url: str, browser) -> None:
+    """The controls above the grid can grow after the player has drawn (a font arriving late, the
+    toolbar wrapping at a projector's width): the grid is sized again and never ends below its frame;
+    stepping through the lesson never moves it (the step line and position keep their room)."""
+    page, player = _open_lab(browser, app_url, width=1366, height=768)
+    first = player.evaluate(GRID_IN_FRAME)
+    assert first["bottom"] <= first["frame"] + 1, first
+    tops = set()
+    for _ in range(12):
+        player.locator("#next").click()
+        tops.add(round(player.evaluate(GRID_IN_FRAME)["top"]))
+    assert tops == {round(first["top"])}, tops
+    player.evaluate("document.querySelector('#bar .hint').style.fontSize = '44px'")  # toolbar wraps
+    player.wait_for_function(f"document.getElementById('plot').getBoundingClientRect().top > "
+                             f"{first['top'] + 20}")
+    player.wait_for_function("(() => { const r = document.querySelector('#plot svg.main-svg')"
+                             ".getBoundingClientRect(); return r.bottom <= "
+                             "document.documentElement.clientHeight + 1; })()", timeout=5000)
+    page.context.close()

@@ -194,3 +194,17 @@ def test_private_computation_leaves_the_shared_model_free() -> None:
     assert [m.value for m in at.markdown] == ["private=True copy=True lock_free=True",
                                               "private=False copy=False lock_free=False",
                                               "after: running=0 lock_free=True"]
+
+
+def test_compute_slots_follow_the_cores_unless_set() -> None:
+    import os
+
+    from app.shell.resources import compute_slots
+
+    cores = min(len(os.sched_getaffinity(0)), os.cpu_count() or 1)
+    assert compute_slots({}) == compute_slots({"CNN_LENS_COMPUTE_SLOTS": " "}) == max(1, cores)
+    assert compute_slots({"CNN_LENS_COMPUTE_SLOTS": "1"}) == 1
+    assert compute_slots({"CNN_LENS_COMPUTE_SLOTS": "6"}) == 6
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(ValueError, match="CNN_LENS_COMPUTE_SLOTS must be a whole number"):
+            compute_slots({"CNN_LENS_COMPUTE_SLOTS": bad})

@@ -103,11 +103,14 @@
     stepLine.innerHTML = keep;
     stepLine.style.minHeight = tallest + "px";
   }
+  function top() { return gd.getBoundingClientRect().top + window.scrollY; }  // controls + step line
+  let sizedTop = null;
   function size() {  // height follows the width: square cells without empty bands
     stepRoom();
     const full = gd._fullLayout, m = full.margin, plot = full.height - m.t - m.b;
     const ratio = Math.max(...cells().map(([w, h]) => w / h));
-    const chrome = $("bar").offsetHeight + stepLine.offsetHeight + 8;
+    sizedTop = top();
+    const chrome = sizedTop + 8;
     let h = Math.round(plot * ratio + m.t + m.b);
     h = Math.max(160, Math.min(h, room() - chrome));
     const done = Math.abs(h - full.height) > 3 ? Plotly.relayout(gd, {height: h}) : Promise.resolve();
@@ -116,6 +119,11 @@
       catch (e) { /* not embedded */ }
       return fit();
     });
+  }
+  function reserve() {  // the position label keeps the width of its longest text ("step n / n")
+    pos.style.minWidth = "";
+    pos.textContent = "step " + n + " / " + n;
+    pos.style.minWidth = pos.offsetWidth + "px";
   }
   $("first").onclick = () => { pause(); show(0); };
   $("last").onclick = () => { pause(); show(n - 1); };
@@ -131,12 +139,20 @@
     if (k) { e.preventDefault(); if (e.key !== " ") pause(); k(); }
   });
   let resizing = null;
-  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(size, 250); });
+  const later = () => { clearTimeout(resizing); resizing = setTimeout(size, 250); };
+  window.addEventListener("resize", () => { reserve(); label(); later(); });
+  // anything above the grid that changes height later (a font arriving, the controls wrapping)
+  // moves the grid: size again, so it never ends below the frame
+  new ResizeObserver(() => { if (sizedTop !== null && Math.abs(top() - sizedTop) > 1) size(); })
+    .observe(document.body);
+  cur = Math.max(0, Math.min(n - 1, START));
+  reserve();
+  label();  // the controls and the step line hold their real text before the grid is sized
   Plotly.newPlot(gd, fig.data, layout, {displayModeBar: false, responsive: true}).then(() => {
     Plotly.addFrames(gd, frames);
     return size();
   }).then(() => {
-    show(Math.max(0, Math.min(n - 1, START)));
+    show(cur);
     document.body.focus({preventScroll: true});
     document.body.dataset.ready = "1";
   });

@@ -1,7 +1,7 @@
 """The only module with ``st.cache_resource`` / ``st.cache_data``.
 
 * one shared, frozen model per (name, trained) — ``current_model()``;
-* one compute gate for the whole server, sized to the cores — ``gate()``;
+* one compute gate for the whole server, one slot per core (``$CNN_LENS_COMPUTE_SLOTS``) — ``gate()``;
 * ``compute(fn, loaded, image, **params)``: runs ``fn(loaded, image, **params)`` holding a gate slot
   and the model's lock, cached by content (model, weights, image hash, every parameter) in a result
   cache bounded by bytes (``CNN_LENS_RESULT_CACHE_MB``, default 512);
@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -59,10 +59,21 @@ def results() -> ResultCache:
     return ResultCache(RESULT_CACHE_BYTES, ttl=CACHE_TTL_S, max_entry_bytes=RESULT_ENTRY_BYTES)
 
 
+def compute_slots(environ: Mapping[str, str] = os.environ) -> int:
+    """Computations run at once: ``$CNN_LENS_COMPUTE_SLOTS`` (a whole number ≥ 1, e.g. 1 on a small box
+    where two big models at once would not fit in memory), else one per core this process may use."""
+    raw = environ.get("CNN_LENS_COMPUTE_SLOTS", "").strip()
+    if not raw:
+        return max(1, min(len(os.sched_getaffinity(0)), os.cpu_count() or 1))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"CNN_LENS_COMPUTE_SLOTS must be a whole number ≥ 1, not {raw!r}")
+    return int(raw)
+
+
 @st.cache_resource(show_spinner=False)
 def gate() -> Gate:
-    """The server-wide compute gate (one slot per core, at least one)."""
-    return Gate(max(1, min(len(os.sched_getaffinity(0)), os.cpu_count() or 1)))
+    """The server-wide compute gate (``compute_slots()`` slots)."""
+    return Gate(compute_slots())
 
 
 def untrained_key(name: str) -> str:
@@ -150,8 +161,9 @@ def model_input(loaded: LoadedModel, image: LoadedImage) -> ModelInput:
 def _queued(status: Any, g: Gate) -> Callable[[int], None]:
     """``on_wait`` callback: show the live queue position (also lets Streamlit stop this script)."""
     def show(position: int) -> None:
-        status.info(f"⏳ Queued — position {position}. {g.running} computations are running on "
-                    "this server; yours starts automatically.")
+        running = "1 computation is" if g.running == 1 else f"{g.running} computations are"
+        status.info(f"⏳ Queued — position {position}. {running} running on this server; yours "
+                    "starts automatically.")
     return show
 
 

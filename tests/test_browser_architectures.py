@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.architectures.figures import LABEL_PX
 from tests.browser_utils import open_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -21,6 +22,22 @@ POINT_JS = """([family, name]) => {
   const r = gd.getBoundingClientRect();
   return [r.left + xa._offset + xa.d2p(tr.x[i]), r.top + ya._offset + ya.d2p(tr.y[i])];
 }"""
+
+
+# The model names drawn next to the points: font size and box of each (page px).
+NAMES_JS = """() => [...document.querySelectorAll('.js-plotly-plot .scatterlayer .textpoint text')]
+  .filter(t => t.textContent.trim()).map(t => { const b = t.getBoundingClientRect();
+    return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize),
+            box: [b.left, b.top, b.right, b.bottom]}; })"""
+
+
+def _names_readable_apart(page) -> None:
+    names = page.evaluate(NAMES_JS)
+    assert len(names) >= 12 and min(n["px"] for n in names) >= LABEL_PX, names
+    clash = [(a["text"], b["text"]) for i, a in enumerate(names) for b in names[i + 1:]
+             if min(a["box"][2], b["box"][2]) - max(a["box"][0], b["box"][0]) > 2
+             and min(a["box"][3], b["box"][3]) - max(a["box"][1], b["box"][1]) > 2]
+    assert not clash, clash
 
 
 def _settle(page) -> None:
@@ -51,6 +68,7 @@ def test_architectures_page(app_url: str, browser, width: int, height: int) -> N
     chart.scroll_into_view_if_needed()
     _fits(page, chart, width)
     assert "ResNet-50" in chart.inner_text() and "ConvNeXt-Tiny" in chart.inner_text()
+    _names_readable_apart(page)
     model_box = sidebar.get_by_role("combobox", name="Model")
     assert model_box.input_value() == "EfficientNet-Lite0"
 

@@ -2,7 +2,8 @@
 
 * every page: no picture (img / canvas / plotly svg / iframe) wider than its column or the window,
   pictures inside component iframes fit their frame (not cropped) and clickable pictures use the
-  frame's width; captions ≥ 14 px with WCAG-AA contrast; no "Deploy" button; screenshots of every
+  frame's width; captions and chart labels (ticks, axis titles, legends) ≥ 14 px, captions with
+  WCAG-AA contrast; no "Deploy" button; screenshots of every
   page at both sizes in ``test-artifacts/classroom-<page>-<w>x<h>.png``;
 * presenter mode from ``?present=1`` and from the sidebar switch (20 px text, sidebar collapsed);
 * a shared link opened in a fresh browser context restores page, model, sample and layer.
@@ -14,6 +15,7 @@ import re
 
 import pytest
 
+from app.shell.charts import PRESENT_LEAST_PX
 from app.shell.navigation import PAGES
 from tests.browser_utils import lab_player, open_app, shot, wait_idle
 
@@ -69,6 +71,17 @@ CAPTIONS_JS = """() => {
 }"""
 
 
+# Chart labels (axis ticks and titles, legends, colour bars) in the main document: smallest size, px.
+CHART_TEXT_JS = """() => { const out = {};
+  for (const t of document.querySelectorAll('[data-testid="stMain"] svg.main-svg text')) {
+    const cls = (t.getAttribute('class') || t.parentNode.getAttribute('class') || '').split(' ')[0];
+    if (!/^([xy]\\d*tick|[xy]\\d*title|legendtext|legendtitletext|cbtitle)$/.test(cls)
+        || !t.textContent.trim() || t.getBoundingClientRect().width < 1) continue;
+    out[cls] = Math.min(out[cls] || 99, parseFloat(getComputedStyle(t).fontSize)); }
+  return out; }"""
+CHART_PX = 14
+
+
 def _settle(page) -> None:
     wait_idle(page, 420_000)  # first views of heavy pages on a busy 2-core machine
     page.wait_for_timeout(1200)  # component iframes report their height after the script run
@@ -117,6 +130,7 @@ def test_every_page_fits_and_reads_at_projector_sizes(app_url: str, browser, wid
     page = open_app(browser, app_url, width=width, height=height)
     assert page.locator('[data-testid="stAppDeployButton"]').count() == 0, "Deploy button in header"
     problems: list[str] = []
+    labels_seen: set[str] = set()
     for entry in PAGES:
         page.goto(f"{app_url}/{entry.url_path}", wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stMain"] h1', timeout=240_000)
@@ -129,12 +143,17 @@ def test_every_page_fits_and_reads_at_projector_sizes(app_url: str, browser, wid
         shot(page, f"classroom-{entry.url_path}-{width}x{height}")
         found = (page.evaluate(OVERFLOW_JS) + _frame_problems(page) + _click_images_use_width(page))
         problems += [f"{entry.url_path}: {p}" for p in found]
+        chart_text = page.evaluate(CHART_TEXT_JS)
+        labels_seen |= set(chart_text)
+        problems += [f"{entry.url_path}: chart {cls} {px} px" for cls, px in chart_text.items()
+                     if px < CHART_PX]
         for cap in page.evaluate(CAPTIONS_JS):
             if cap["size"] < 14 or cap["contrast"] < 4.5 or cap["opacity"] < 1:
                 problems.append(f"{entry.url_path}: caption {cap}")
         if width == 1366:
             _full_shot(page, f"classroom-{entry.url_path}-{width}x{height}-full", width, height)
     page.context.close()
+    assert {"xtick", "ytick", "xtitle", "legendtext"} <= labels_seen, labels_seen  # charts were checked
     assert not problems, "\n".join(problems)
 
 
@@ -190,6 +209,12 @@ def test_presenter_mode_from_the_url_and_the_switch(app_url: str, browser) -> No
     toggle.click()  # and on again from the switch
     _settle(page)
     assert "present=1" in page.url
+    page.goto(f"{app_url}/predict?present=1", wait_until="domcontentloaded")  # charts grow too
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=240_000)
+    _settle(page)
+    chart_text = page.evaluate(CHART_TEXT_JS)
+    assert {"xtick", "ytick"} <= set(chart_text), chart_text
+    assert min(chart_text.values()) >= PRESENT_LEAST_PX, chart_text
     page.context.close()
 
 

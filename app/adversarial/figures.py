@@ -68,7 +68,7 @@ def top5_figure(before: np.ndarray, after: np.ndarray, names: tuple[str, ...], *
             text=[f"{100 * probs[i]:.1f}%" for i in top], textposition="auto", showlegend=False,
             hovertemplate="%{y}: %{x:.2f}%<extra></extra>"), row=1, col=col)
     fig.update_xaxes(range=[0, 100], title_text="probability (%)")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=40), font=dict(size=13))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=40), font=dict(size=14))
     return fig
 
 
@@ -95,6 +95,6 @@ def sweep_figure(sw: Sweep, names: tuple[str, ...], *, chosen: float, height: in
     fig.update_xaxes(title_text="ε (8-bit levels, log scale)", type="log", tickvals=x,
                      ticktext=[f"{v:g}" for v in x])
     fig.update_yaxes(title_text="probability (%)", range=[-5, 112])
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=40), font=dict(size=13),
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=40), font=dict(size=14),
                       legend=dict(orientation="h", y=1.12))
     return fig

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import streamlit as st
 
 from app.adversarial import figures, sections, tasks, texts
-from app.shell import resources
+from app.shell import charts, resources
 from app.shell import sidebar as widgets
 from vizcore.adversarial import METHODS
 
@@ -57,8 +57,8 @@ with st.spinner(f"{METHODS[settings.method]}: attacking, then Grad-CAM before an
         st.stop()
 r = view.result
 sections.pictures(view, names, settings.eps_levels)
-st.plotly_chart(figures.top5_figure(r.clean_probs, r.probs, names, highlight=(r.source, view.new_class)),
-                width="stretch", key="adv-top5")
+charts.show(figures.top5_figure(r.clean_probs, r.probs, names, highlight=(r.source, view.new_class)),
+            width="stretch", key="adv-top5")
 sections.metrics(view)
 st.markdown(texts.explanation(r, view.distortion, names))
 sections.gradcams(view, names)

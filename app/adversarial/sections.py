@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.adversarial import figures, tasks, texts
-from app.shell import resources
+from app.shell import charts, resources
 from models.registry import LoadedModel, WeightsUnavailable
 from vizcore.adversarial.defences import KINDS
 from vizcore.core.images import LoadedImage
@@ -80,8 +80,8 @@ def sweep(loaded: LoadedModel, image: LoadedImage, s: tasks.AttackSettings, name
     with st.spinner("Attacking at 8 budgets in one batch…"):
         sw = resources.compute(tasks.sweep, loaded, image, method=s.method, steps=s.steps, target=s.target,
                                seed=s.seed)
-    st.plotly_chart(figures.sweep_figure(sw, names, chosen=s.eps_levels), width="stretch",
-                    key="adv-sweep-chart")
+    charts.show(figures.sweep_figure(sw, names, chosen=s.eps_levels), width="stretch",
+                key="adv-sweep-chart")
     first = next((lv for lv, ok in zip(sw.levels, sw.success, strict=True) if ok), None)
     st.caption((f"The attack first succeeds at ε = {first:g}/255. " if first is not None else
                 "The attack failed at every budget. ") + f"{sw.seconds:.1f} s for all 8 budgets" + (

@@ -10,7 +10,7 @@ import torch
 
 from app.architectures import figures, tasks
 from app.predict.figures import top_k_bar
-from app.shell import resources
+from app.shell import charts, resources
 from app.shell import sidebar as widgets
 from models.registry import LoadedModel, WeightsUnavailable, get_spec, list_specs
 from vizcore.architectures.compare import pair_heatmaps, photo_crop
@@ -92,8 +92,8 @@ def _column(loaded: LoadedModel, side: tasks.Side, lat, slot: str, image) -> Non
     m[3].metric("CPU latency", f"{lat.median_ms:.0f} ms" if lat else "not timed",
                 help="median of 5 runs after 2 warm-ups" + (f", {lat.threads} threads" if lat else "")
                 + (f", load average {lat.load:.1f} when timed" if lat and lat.load is not None else ""))
-    st.plotly_chart(top_k_bar(side.prediction, untrained=not loaded.trained), width="stretch",
-                    key=f"arch_cmp_top5::{slot}", config={"displayModeBar": False})
+    charts.show(top_k_bar(side.prediction, untrained=not loaded.trained), width="stretch",
+                key=f"arch_cmp_top5::{slot}", config={"displayModeBar": False})
     crop = photo_crop(image.image, side.box, loaded.spec.input_size)
     cls = side.prediction.labels[0] if side.cam.target == side.prediction.top1 else f"class {side.cam.target}"
     st.image(draw.png_bytes(draw.overlay(crop, side.cam.heatmap, cmap="inferno", alpha=0.55)),

@@ -68,6 +68,9 @@ POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top 
              "bottom right", "bottom left")
 
 
+LABEL_PX = 11  # model names on the history chart (their boxes below are estimated for this size)
+
+
 def _label_box(x: float, y: float, r: float, text: str, pos: str) -> tuple[float, float, float, float]:
     """Approximate pixel box (x0, y0, x1, y1; y up) of a label at ``pos`` around a marker of radius r."""
     w, h = 6.6 * len(text) + 4, 15.0
@@ -126,7 +129,7 @@ def history_chart(rows: tuple[ModelRow, ...], lats: dict[str, Latency]) -> go.Fi
         fig.add_trace(go.Scatter(
             x=[xs[r.name] for r in group], y=[top1[r.name] for r in group],
             mode="markers+text", name=fam, text=[short_name(r.display) for r in group],
-            textposition=[where[r.name] for r in group], textfont={"size": 11},
+            textposition=[where[r.name] for r in group], textfont={"size": LABEL_PX},
             marker={"size": [size[r.name] for r in group],
                     "color": FAMILY_COLOURS[i % len(FAMILY_COLOURS)], "opacity": 0.75,
                     "symbol": ["circle" if r.published.top1 is not None else "x" for r in group],

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from app.architectures import figures, tasks
-from app.shell import resources
+from app.shell import charts, resources
 from models.registry import get_spec
 from vizcore.architectures.latency import machine_label
 
@@ -66,8 +66,8 @@ def render() -> None:
                "accuracy of the weights the app uses (torchvision's metadata), **area** ∝ parameters, "
                "**colour** = family. Hover for MACs, depth and latency; **click a point to open that "
                "model** (it becomes the sidebar's model on every page).")
-    st.plotly_chart(figures.history_chart(rows, lats), key=CHART_KEY, on_select=_on_click,
-                    selection_mode="points", width="stretch", config={"displayModeBar": False})
+    charts.show(figures.history_chart(rows, lats), key=CHART_KEY, on_select=_on_click,
+                selection_mode="points", width="stretch", config={"displayModeBar": False})
     opened = st.session_state.get(OPENED_KEY)
     if opened and opened == resources.selected_model_name():
         st.success(f"Opened **{get_spec(opened).display_name}** — it is now the model in the sidebar "

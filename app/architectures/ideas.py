@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app.architectures import figures, tasks, texts
+from app.shell import charts
 from models.registry import list_specs
 from vizcore.architectures.cards import CardBlock, card_blocks
 from vizcore.architectures.savings import Saving
@@ -86,8 +87,8 @@ def render() -> None:
             st.markdown("**Output of each branch:** " + " · ".join(
                 f"{i}: {figures.shape_text(g.node(b[-1]).out_shape) if b else 'identity'}"
                 for i, b in enumerate(branches, 1)))
-        st.plotly_chart(figures.block_figure(g), width="stretch", config={"displayModeBar": False},
-                        key=f"arch_block_fig::{family}")
+        charts.show(figures.block_figure(g), width="stretch", config={"displayModeBar": False},
+                    key=f"arch_block_fig::{family}")
         if data.savings:
             st.dataframe(_saving_frame(data.savings), hide_index=True, width="stretch")
         _scan(data, block.scan)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app.explain import figures, tasks
-from app.shell import resources
+from app.shell import charts, resources
 from models.registry import LoadedModel
 from vizcore.core.preprocess import ModelInput
 from vizcore.explain.methods import METHODS
@@ -96,7 +96,7 @@ def _faithfulness(loaded: LoadedModel, inp: ModelInput, results: dict[str, tasks
                 seconds[METHODS[m].label] = r.cam.seconds
             except (ValueError, RuntimeError) as exc:
                 st.error(f"Faithfulness of {METHODS[m].label} failed: {exc}")
-    st.plotly_chart(figures.faithfulness_figure(scores), width="stretch")
+    charts.show(figures.faithfulness_figure(scores), width="stretch")
     st.dataframe(pd.DataFrame(figures.faithfulness_rows(scores, seconds)), hide_index=True)
     st.caption("A faithful map points at the pixels the model really uses: deleting them first makes "
                "the probability collapse (small deletion area), inserting them first brings it back "

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app.featvis import figures, photos, runner, tasks
 from app.inside import tasks as inside_tasks
-from app.shell import pickers, resources
+from app.shell import charts, pickers, resources
 from vizcore.featvis import Settings, Target
 from vizcore.inside.features import spatial_layers
 
@@ -76,7 +76,7 @@ if view == VIEWS[0]:
         took = "from the disk cache" if vis.hits else f"in {vis.seconds:.1f} s"
         st.caption(f"{size}×{size} px · {steps} steps · seed {seed} · {took}")
     with right:
-        st.plotly_chart(figures.history_figure(vis), width="stretch")
+        charts.show(figures.history_figure(vis), width="stretch")
         st.markdown(
             "**How it is made.** Start from faint noise and repeat: show the picture to the network, "
             "measure how strongly the chosen unit fires, and nudge every pixel in the direction "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.inside import figures, tasks
-from app.shell import resources
+from app.shell import charts, resources
 from app.shell.pickers import labels_task
 from vizcore.core.labels import SEP
 from vizcore.inside.architecture import residual_blocks
@@ -65,7 +65,7 @@ st.caption(f"{len(view)} of {len(frame)} rows · totals: {table.total_params:,} 
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.plotly_chart(figures.depth_chart(table), width="stretch")
+    charts.show(figures.depth_chart(table), width="stretch")
 with right:
     blocks = residual_blocks(table)
     st.markdown("**Vocabulary in this model**")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.inside import figures, tasks
-from app.shell import presenter, resources, share
+from app.shell import charts, presenter, resources, share
 from app.shell import sidebar as widgets
 from app.shell.clickimage import click_image
 from app.shell.pickers import labels_task, layer_select
@@ -78,9 +78,9 @@ with left:
 with right:
     channel = st.number_input("Channel", 0, c - 1, key=ch_key, step=1)
     base = resize_crop(image.image, loaded.spec)
-    st.plotly_chart(figures.channel_overlay(fm, int(channel), base, cmap=cmap,
-                                            height=presenter.figure_height(440)),
-                    width="stretch", config={"displayModeBar": False})
+    charts.show(figures.channel_overlay(fm, int(channel), base, cmap=cmap,
+                                        height=presenter.figure_height(440)),
+                width="stretch", config={"displayModeBar": False})
     rank = int((figures.channel_order(fm, "mean") == channel).nonzero()[0][0]) + 1
     st.caption(f"Channel {channel}: mean {fm.channel_mean[channel]:.3f}, max "
                f"{fm.channel_max[channel]:.3f} (rank {rank} of {c} by mean). Hover for the value "

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app.inside import figures, tasks
-from app.shell import resources, share
+from app.shell import charts, resources, share
 from app.shell.clickimage import click_image
 from app.shell.pickers import layer_select
 from vizcore.inside.filters import filter_order, norm_matrix, rgb_tiles, slice_tiles
@@ -63,8 +63,8 @@ with left:
         picked = grid.index_at(xy[0], xy[1])
         if picked is not None:
             st.session_state[key] = picked
-    st.plotly_chart(figures.filter_norms_bar(bank, order), width="stretch",
-                    config={"displayModeBar": False})
+    charts.show(figures.filter_norms_bar(bank, order), width="stretch",
+                config={"displayModeBar": False})
 with right:
     f = st.number_input("Filter", 0, bank.count - 1, key=key, step=1)
     w = bank.weight[int(f)]
@@ -75,16 +75,16 @@ with right:
         names = ("red", "green", "blue") if bank.in_channels == 3 else ("grey",)  # 1-channel models
         tabs = st.tabs([f"{n} input" for n in names])
         for tab, ch, name in zip(tabs, range(len(names)), names, strict=True):
-            tab.plotly_chart(figures.filter_values(w[ch], f"weights on the {name} channel", zmax=zmax),
-                             width="stretch", config={"displayModeBar": False})
+            charts.show(figures.filter_values(w[ch], f"weights on the {name} channel", zmax=zmax),
+                        where=tab, width="stretch", config={"displayModeBar": False})
         st.image(figures.filter_mosaic(rgb_tiles(bank, np.array([int(f)]), size=120), cols=1)[0],
                  caption="the same filter as a picture (grey = 0)", width=124)
     else:
         strongest = int(np.argmax(np.abs(w).sum(axis=(1, 2))))
         i = st.number_input(f"Input channel (0–{w.shape[0] - 1})", 0, w.shape[0] - 1,
                             value=strongest, key=f"flt_in::{layer}::{f}")
-        st.plotly_chart(figures.filter_values(w[int(i)], f"filter {f}, input channel {i}", zmax=zmax),
-                        width="stretch", config={"displayModeBar": False})
+        charts.show(figures.filter_values(w[int(i)], f"filter {f}, input channel {i}", zmax=zmax),
+                    width="stretch", config={"displayModeBar": False})
         st.caption(f"Input channel {strongest} has the largest weights in this filter.")
 
 with st.expander("Trained vs untrained filters", expanded=not loaded.trained):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.predict import figures, tasks
-from app.shell import resources
+from app.shell import charts, resources
 from app.shell import sidebar as widgets
 
 st.title("🔍 CNN Lens — what does the network see?")
@@ -20,8 +20,8 @@ with st.spinner("Classifying…"):
 left, right = st.columns([3, 2], gap="large")
 with left:
     imagenet = len(loaded.spec.categories) == 1000  # LeNet-5 and your own models have their own classes
-    st.plotly_chart(figures.top_k_bar(pred, untrained=not loaded.trained,
-                                      dataset="ImageNet" if imagenet else ""), width="stretch")
+    charts.show(figures.top_k_bar(pred, untrained=not loaded.trained,
+                                  dataset="ImageNet" if imagenet else ""), width="stretch")
     st.markdown(
         f"**{loaded.label}** says **{pred.labels[0]}** with "
         f"**{100 * pred.probs[0]:.1f}%** · inference {1000 * pred.seconds:.0f} ms on "

@@ -6,7 +6,7 @@ import html
 
 import streamlit as st
 
-from app.shell import resources
+from app.shell import charts, resources
 from app.transfer import classes, figures, results, tasks
 from app.transfer.state import training_set
 from vizcore.transfer import Progress
@@ -73,7 +73,7 @@ if st.button("Train", type="primary", key="tl_train", disabled=not ready,
         if p.stats is not None:
             seen.append(p.stats)
             if len(seen) % max(1, settings.epochs // 20) == 0 or p.done == p.total:
-                live.plotly_chart(figures.curves(seen), key=f"tl_live_{len(seen)}", width="stretch")
+                charts.show(figures.curves(seen), where=live, key=f"tl_live_{len(seen)}", width="stretch")
 
     try:
         result = tasks.train(loaded, ts, settings, on_progress)

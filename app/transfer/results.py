@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from app.shell import charts
 from app.transfer import figures
 from app.transfer.state import TrainingSet
 from models.registry import LoadedModel
@@ -29,13 +30,13 @@ def show(result: TransferResult, ts: TrainingSet) -> None:
         st.warning(f"**Overfitting:** {last.train_acc:.0%} right on the training images but "
                    f"{last.val_acc:.0%} on validation. With few images the model memorises them; try "
                    "augmentation, more photos, or the frozen-backbone strategy.", icon="📉")
-    st.plotly_chart(figures.curves(t.history, t.best_epoch), key="tl_curves", width="stretch")
+    charts.show(figures.curves(t.history, t.best_epoch), key="tl_curves", width="stretch")
     st.caption(f"Kept the epoch with the lowest validation loss (epoch {t.best_epoch} of {len(t.history)} "
                "run; training stops early when validation stops improving). Trained: "
                + ", ".join(f"`{u}`" for u in t.trained_units) + f" · {t.seconds:.1f} s.")
     _confusion(result, ts)
-    st.plotly_chart(figures.embedding_map(t.embed_before, t.embed_after, t.labels, t.classes, t.split.val),
-                    key="tl_pca", width="stretch")
+    charts.show(figures.embedding_map(t.embed_before, t.embed_after, t.labels, t.classes, t.split.val),
+                key="tl_pca", width="stretch")
     st.caption("Each dot is one image, placed by the two main directions of variation of the features "
                "entering the classifier. Classes that form separate clouds are easy for a linear head.")
 

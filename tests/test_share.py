@@ -86,3 +86,29 @@ def test_qr_png_draws_the_code_of_the_link(url: str) -> None:
     assert img.size == ((n + 2 * border) * scale,) * 2
     centres = np.asarray(img)[border * scale + scale // 2::scale, border * scale + scale // 2::scale]
     assert np.array_equal(centres[:n, :n] < 128, matrix)  # dark pixel exactly where a module is set
+
+
+SCOPED = """
+import streamlit as st
+from app.shell import share
+layer = st.selectbox("layer", ["conv1", "conv2"], key="layer")
+key = f"pick::m::{layer}"
+share.sync(key, "plain", defaults={key: 0, "plain": 0})
+st.number_input("pick", 0, 9, key=key)
+"""
+
+
+def test_a_scoped_key_replaces_its_siblings_in_the_url() -> None:
+    at = AppTest.from_string(SCOPED, default_timeout=30)
+    at.query_params.update({"pick::m::conv1": "4", "pick::m::old": "1", "plain": "2",
+                            "other::m::conv1": "3"})
+    at.run()
+    assert not at.exception and at.number_input(key="pick::m::conv1").value == 4
+    params = dict(at.query_params)
+    assert "pick::m::old" not in params and "pick::m::conv1" in params
+    assert "plain" in params and "other::m::conv1" in params  # other families are left alone
+    at.selectbox(key="layer").set_value("conv2").run()
+    assert "pick::m::conv1" not in dict(at.query_params)
+    at.run()  # the new layer's widget exists now: its value joins the link
+    params = dict(at.query_params)
+    assert "pick::m::conv2" in params and "pick::m::conv1" not in params

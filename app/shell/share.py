@@ -41,7 +41,8 @@ def sync(*keys: str, defaults: dict[str, object] | None = None,
 
     ``defaults`` give the type of a key not yet in the session; a URL value outside ``choices[key]``
     is ignored (an old or edited link never breaks a widget); ``on_restore[key]`` runs after a key
-    was restored (e.g. load the sample photo it names)."""
+    was restored (e.g. load the sample photo it names). A scoped key (``family::model::layer``)
+    drops the URL's other keys of its family: the view of another layer or model is not this view."""
     defaults, choices, on_restore = defaults or {}, choices or {}, on_restore or {}
     loaded: set[str] = st.session_state.setdefault(_LOADED, set())
     for key in keys:
@@ -61,6 +62,18 @@ def sync(*keys: str, defaults: dict[str, object] | None = None,
             st.query_params[key] = str(value)
         elif key in st.query_params:
             del st.query_params[key]
+        _forget_siblings(key)
+
+
+def _forget_siblings(key: str) -> None:
+    """A key scoped to a model or layer (``"flt_pick::resnet18::layer1.0.conv1"``) replaces its
+    siblings in the URL (same part before the first ``::``): a link names only the layer shown now,
+    and stays short enough for a readable QR code."""
+    family, sep, _ = key.partition("::")
+    if sep:
+        for other in [k for k in st.query_params if k != key and k.partition("::")[0] == family
+                      and "::" in k]:
+            del st.query_params[other]
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,18 @@ def test_upload_own_model_and_photo_then_gradcam(app_url: str, browser, model_fi
     assert main.locator('[data-testid="stImage"] img').first.evaluate("i => i.naturalWidth") > 0
     no_overflow(page)
     shot(page, f"user-model-explain-{w}x{h}")
+    goto(page, "Architectures compared")  # your model (the sidebar's) side by side with a registry one
+    main.get_by_text("Two models on one photo", exact=True).click()
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"]').innerText"
+                           ".includes('Correlation of the two maps')", timeout=240_000)
+    wait_idle(page, 240_000)
+    text = main.inner_text()
+    assert re.search(r"A: .*xray", text) and "your own model · 3 classes" in text, text[:600]
+    assert "Traceback" not in text and "went wrong" not in text
+    assert main.locator('[data-testid="stImage"] img').count() >= 5  # two Grad-CAMs + A, B, A − B
+    no_overflow(page)
+    main.get_by_text("Correlation of the two maps").scroll_into_view_if_needed()
+    shot(page, f"user-model-compare-{w}x{h}")
     if w == 1366:  # every page on the user model, for the closing note
         for title, slug in PAGES:
             goto(page, title)

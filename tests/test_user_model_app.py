@@ -108,3 +108,31 @@ def test_nan_weights_warn_on_every_page(monkeypatch: pytest.MonkeyPatch, tmp_pat
     for page in ("predict", "filters", "architecture"):
         _visit(at, page)
         assert any("NaN or Inf" in w.value for w in at.warning), page
+
+
+def test_your_model_side_by_side_with_a_registry_model(monkeypatch: pytest.MonkeyPatch, registered) -> None:
+    """Architectures → Two models on one photo: your fine-tuned model (the sidebar's) is model A, its
+    size is counted from the loaded weights, its top-5 names its own classes; "same class" with
+    different class lists says why each map keeps its own top class."""
+    env, names = registered
+    at = _open(monkeypatch, env, names["pets"])
+    at = _visit(at, "architectures")
+    at.segmented_control(key="arch_view").set_value("🆚 Two models on one photo").run()
+    no_exceptions(at)
+    assert at.selectbox(key="arch_cmp_a").value == names["pets"]
+    assert "📦 pets" in at.selectbox(key="arch_cmp_a").options
+    at.selectbox(key="arch_cmp_b").set_value("efficientnet_lite0").run()
+    no_exceptions(at)
+    md = "\n".join(m.value for m in at.markdown)
+    assert "### A: " in md and "pets" in md.split("### B")[0] and "### B: EfficientNet-Lite0" in md
+    assert "your own model · 3 classes" in "\n".join(c.value for c in at.caption)
+    params = sum(p.numel() for p in torchvision.models.resnet18(num_classes=3).parameters())
+    assert params == 11_178_051  # 3-class head: fewer than ImageNet ResNet-18's 11.69 M
+    values = [(m.label, m.value) for m in at.metric]
+    assert values[0] == ("Parameters", "11.2 M") and values[4] == ("Parameters", "4.7 M"), values
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2 and "Top-3 classes" in charts[0].proto.spec  # its own classes, not ImageNet
+    at.radio(key="arch_cmp_target").set_value("the same class for both (A's top class)").run()
+    no_exceptions(at)
+    assert any("different classes" in i.value for i in at.info)
+    assert "Correlation of the two maps" in "\n".join(m.value for m in at.markdown)

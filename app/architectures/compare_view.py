@@ -12,6 +12,7 @@ from app.architectures import figures, tasks
 from app.predict.figures import top_k_bar
 from app.shell import charts, resources
 from app.shell import sidebar as widgets
+from app.usermodel import store as usermodel_store
 from models.registry import LoadedModel, WeightsUnavailable, get_spec, list_specs
 from vizcore.architectures.compare import pair_heatmaps, photo_crop
 from vizcore.core import render as draw
@@ -31,8 +32,22 @@ def weights_on_disk(name: str) -> bool:
         return False
 
 
+def _yours(name: str) -> LoadedModel | None:
+    """Your own model ``name`` (registered on the command line or uploaded in this session), or None."""
+    return resources.registered_models().get(name) or usermodel_store.get(name)
+
+
+def _display(name: str) -> str:
+    yours = _yours(name)
+    return f"📦 {yours.spec.display_name}" if yours is not None else get_spec(name).display_name
+
+
 def _model(name: str) -> LoadedModel:
-    """Pretrained when its weights are on this machine (or were fetched on request), else untrained."""
+    """Your own model as loaded; a registry model pretrained when its weights are on this machine
+    (or were fetched on request), else untrained."""
+    yours = _yours(name)
+    if yours is not None:
+        return yours
     spec = get_spec(name)
     failed: dict[str, str] = st.session_state.setdefault(FAILED_KEY, {})
     wants = st.session_state.get(f"arch_cmp_fetch::{name}", False)
@@ -47,6 +62,10 @@ def _model(name: str) -> LoadedModel:
 
 
 def _weights_note(loaded: LoadedModel, slot: str) -> None:
+    if _yours(loaded.spec.name) is not None:
+        st.caption(f"📦 your own model · {len(loaded.spec.categories)} classes · "
+                   f"{loaded.spec.input_size}² input")
+        return
     if loaded.trained:
         st.caption(f"✅ pretrained weights · {getattr(loaded.spec.weights, 'description', '')}")
         return
@@ -62,9 +81,9 @@ def _weights_note(loaded: LoadedModel, slot: str) -> None:
 
 
 def _pickers() -> tuple[str, str, bool]:
-    names = [s.name for s in list_specs()]
-    fmt = lambda n: get_spec(n).display_name  # noqa: E731
-    if st.session_state.get("arch_cmp_a") not in names:  # a user model in the sidebar is not offered here
+    names = [s.name for s in list_specs()] + [*resources.registered_models(), *usermodel_store.names()]
+    fmt = _display
+    if st.session_state.get("arch_cmp_a") not in names:  # the sidebar's model (yours too) starts as A
         picked = resources.selected_model_name()
         st.session_state["arch_cmp_a"] = picked if picked in names else names[0]
     if st.session_state.get("arch_cmp_b") not in names:
@@ -81,18 +100,23 @@ def _pickers() -> tuple[str, str, bool]:
 def _column(loaded: LoadedModel, side: tasks.Side, lat, slot: str, image) -> None:
     st.markdown(f"### {slot}: {loaded.label}")
     _weights_note(loaded, slot)
-    row = next((r for r in tasks.cached(tasks.catalog, tasks.registry_names()) if r.name == loaded.spec.name),
-               None)
-    s = row.structure if row else None
+    if _yours(loaded.spec.name) is not None:
+        s = resources.compute(tasks.structure_of, loaded, None)
+    else:
+        row = next((r for r in tasks.cached(tasks.catalog, tasks.registry_names())
+                    if r.name == loaded.spec.name), None)
+        s = row.structure if row else None
     m = st.columns(4)
     m[0].metric("Parameters", figures.compact(s.params) if s else "–")
     m[1].metric("MACs / image", figures.compact(s.macs) if s else "–")
     m[2].metric("RF of last conv", f"{side.rf_size} px" if side.rf_size else "–",
                 help=f"theoretical receptive field of `{side.last_conv}`")
-    m[3].metric("CPU latency", f"{lat.median_ms:.0f} ms" if lat else "not timed",
+    m[3].metric("CPU latency", f"{lat.median_ms:.0f} ms" if lat else
+                "–" if _yours(loaded.spec.name) is not None else "not timed",
                 help="median of 5 runs after 2 warm-ups" + (f", {lat.threads} threads" if lat else "")
                 + (f", load average {lat.load:.1f} when timed" if lat and lat.load is not None else ""))
-    charts.show(top_k_bar(side.prediction, untrained=not loaded.trained), width="stretch",
+    dataset = "ImageNet" if len(loaded.spec.categories) == 1000 else ""  # your own model: its classes
+    charts.show(top_k_bar(side.prediction, untrained=not loaded.trained, dataset=dataset), width="stretch",
                 key=f"arch_cmp_top5::{slot}", config={"displayModeBar": False})
     crop = photo_crop(image.image, side.box, loaded.spec.input_size)
     cls = side.prediction.labels[0] if side.cam.target == side.prediction.top1 else f"class {side.cam.target}"
@@ -108,6 +132,10 @@ def render() -> None:
     image = widgets.current_image()
     a_name, b_name, same = _pickers()
     loaded = {"A": _model(a_name), "B": _model(b_name)}
+    if same and loaded["A"].spec.categories != loaded["B"].spec.categories:
+        st.info("A and B have different classes, so there is no same class to explain: each heatmap "
+                "shows its model's own top class.", icon="ℹ️")
+        same = False
     sides: dict[str, tasks.Side] = {}
     target = -1
     for slot in ("A", "B"):
@@ -117,12 +145,13 @@ def render() -> None:
                                             size=tuple(image.image.size))
         if same and slot == "A":
             target = sides["A"].prediction.top1
-    lats = tasks.latencies((a_name, b_name))
+    timed = tuple(n for n in (a_name, b_name) if _yours(n) is None)  # registry models are timed
+    lats = tasks.latencies(timed)
     cols = st.columns(2, gap="large")
     for col, slot in zip(cols, ("A", "B"), strict=True):
         with col:
             _column(loaded[slot], sides[slot], lats.get(loaded[slot].spec.name), slot, image)
-    missing = tuple(dict.fromkeys(n for n in (a_name, b_name) if n not in lats))
+    missing = tuple(dict.fromkeys(n for n in timed if n not in lats))
     label = "⏱️ Measure the latency of " + " and ".join(get_spec(n).display_name for n in missing)
     if missing and st.button(label, key="arch_cmp_measure"):
         status = st.empty()

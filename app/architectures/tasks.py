@@ -150,6 +150,16 @@ def card(block: CardBlock) -> CardData:
     return CardData(graph, tuple(found), tuple(facts(graph)), rows, totals(rows))
 
 
+def structure_of(loaded: LoadedModel, _image: None) -> Structure | None:
+    """Parameters, MACs and depth of a loaded model that is not in the catalog (your own model);
+    run it through ``resources.compute`` (it hooks the shared model for one forward)."""
+    try:
+        with torch.no_grad():
+            return count_structure(loaded.model, image_shape(loaded.spec))
+    except (RuntimeError, ValueError, TypeError, NotImplementedError):
+        return None
+
+
 def side(loaded: LoadedModel, minput: ModelInput, *, target: int, size: tuple[int, int]) -> Side:
     """Top-5, Grad-CAM at the default layer (``target`` −1 = the model's own top class) and the
     receptive field of the last conv, for one shared model."""

@@ -132,11 +132,13 @@ def test_every_page_fits_and_reads_at_projector_sizes(app_url: str, browser, wid
     problems: list[str] = []
     labels_seen: set[str] = set()
     for entry in PAGES:
-        page.goto(f"{app_url}/{entry.url_path}", wait_until="domcontentloaded")
+        path = "" if entry is PAGES[0] else entry.url_path  # the default page lives at the root
+        page.goto(f"{app_url}/{path}", wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stMain"] h1', timeout=240_000)
         _settle(page)
         if entry.url_path == "lab":
             lab_player(page)  # the player has sized its grid to the frame
+        assert not page.get_by_text("Page not found").count(), entry.url_path  # a real address
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert "Traceback" not in main and not page.locator('[data-testid="stException"]').count(), \
             entry.url_path
@@ -209,7 +211,7 @@ def test_presenter_mode_from_the_url_and_the_switch(app_url: str, browser) -> No
     toggle.click()  # and on again from the switch
     _settle(page)
     assert "present=1" in page.url
-    page.goto(f"{app_url}/predict?present=1", wait_until="domcontentloaded")  # charts grow too
+    page.goto(f"{app_url}/?present=1", wait_until="domcontentloaded")  # Predict: charts grow too
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=240_000)
     _settle(page)
     chart_text = page.evaluate(CHART_TEXT_JS)

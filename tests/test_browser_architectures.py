@@ -96,6 +96,10 @@ def test_architectures_page(app_url: str, browser, width: int, height: int) -> N
 
     main.get_by_text("Two models on one photo", exact=True).click()
     _settle(page)
+    cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1 || (e.querySelector('div') || e).scrollWidth
+                > (e.querySelector('div') || e).clientWidth + 1).map(e => e.innerText)""")
+    assert not cut, f"metric values cut off: {cut}"
     _pick(page, "Model A", "EfficientNet-Lite0")
     _pick(page, "Model B", "ResNet-18")
     body = main.inner_text()

@@ -106,7 +106,7 @@ def _column(loaded: LoadedModel, side: tasks.Side, lat, slot: str, image) -> Non
         row = next((r for r in tasks.cached(tasks.catalog, tasks.registry_names())
                     if r.name == loaded.spec.name), None)
         s = row.structure if row else None
-    m = st.columns(4)
+    m = [c for _ in range(2) for c in st.columns(2)]  # 2×2: four across truncated the values at 1366
     m[0].metric("Parameters", figures.compact(s.params) if s else "–")
     m[1].metric("MACs / image", figures.compact(s.macs) if s else "–")
     m[2].metric("RF of last conv", f"{side.rf_size} px" if side.rf_size else "–",
